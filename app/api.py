@@ -1,0 +1,12 @@
+"""Every domain's router, mounted under /v1. A new domain adds its router here."""
+
+from fastapi import APIRouter
+
+from app.core.errors import COMMON_ERROR_STATUSES, problem_responses
+
+api_router = APIRouter(prefix="/v1", responses=problem_responses(*COMMON_ERROR_STATUSES))
+
+DOMAIN_ROUTERS: list[APIRouter] = []
+
+for domain_router in DOMAIN_ROUTERS:
+    api_router.include_router(domain_router)

@@ -1,0 +1,8 @@
+"""Imports every domain's models so Base.metadata is complete (Alembic, the schema check).
+A new domain adds its models module here."""
+
+from app.core import events  # noqa: F401
+from app.core.db import Base
+from app.identity import models as identity_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,70 @@
+"""Demo data for `crm seed-demo` and `crm serve --demo`: a realistic organisation.
+
+Each domain adds its part in its own `demo.py` and is called from here in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import hash_password
+from app.identity.models import Org, Role, Team, User
+
+DEMO_ORG_NAME = "Demo Trading Co. 演示贸易有限公司"
+DEMO_PASSWORD = "demo-password-123"
+
+
+@dataclass
+class DemoOrg:
+    org_id: uuid.UUID
+    admin_email: str
+    password: str
+    users: dict[str, uuid.UUID] = field(default_factory=dict)
+    teams: dict[str, uuid.UUID] = field(default_factory=dict)
+
+
+async def demo_exists(session: AsyncSession) -> bool:
+    return (await session.execute(select(Org.id).where(Org.name == DEMO_ORG_NAME))).first() is not None
+
+
+async def seed_demo(session: AsyncSession) -> DemoOrg:
+    org = Org(name=DEMO_ORG_NAME, settings={"currency": "CNY", "timezone": "Asia/Shanghai"})
+    session.add(org)
+    await session.flush()
+    password_hash = hash_password(DEMO_PASSWORD)
+    demo = DemoOrg(org_id=org.id, admin_email="admin@demo.example", password=DEMO_PASSWORD)
+
+    def user(key: str, name: str, role: Role, team: Team | None) -> User:
+        u = User(org_id=org.id, email=f"{key}@demo.example", full_name=name, role=role,
+                 team_id=team.id if team else None, password_hash=password_hash)
+        session.add(u)
+        return u
+
+    admin = user("admin", "Alex Admin", Role.admin, None)
+    sales = Team(org_id=org.id, name="Sales 销售部")
+    session.add(sales)
+    await session.flush()
+    east = Team(org_id=org.id, name="East China 华东区", parent_id=sales.id)
+    north = Team(org_id=org.id, name="North China 华北区", parent_id=sales.id)
+    session.add_all([east, north])
+    await session.flush()
+    director = user("director", "Diana Director 王总", Role.manager, sales)
+    east_mgr = user("east.manager", "Li Wei 李伟", Role.manager, east)
+    north_mgr = user("north.manager", "Zhang Min 张敏", Role.manager, north)
+    reps = [
+        user("rep.chen", "Chen Jing 陈静", Role.rep, east),
+        user("rep.liu", "Liu Yang 刘洋", Role.rep, east),
+        user("rep.wang", "Wang Fang 王芳", Role.rep, north),
+        user("rep.zhao", "Zhao Lei 赵磊", Role.rep, north),
+    ]
+    viewer = user("viewer", "Victor Viewer", Role.viewer, None)
+    await session.flush()
+    sales.manager_id, east.manager_id, north.manager_id = director.id, east_mgr.id, north_mgr.id
+    demo.teams = {"sales": sales.id, "east": east.id, "north": north.id}
+    demo.users = {u.email.split("@")[0]: u.id for u in [admin, director, east_mgr, north_mgr, *reps, viewer]}
+    await session.flush()
+    return demo
