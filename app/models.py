@@ -6,3 +6,4 @@ from app.core.db import Base
 from app.identity import models as identity_models  # noqa: F401
 
 metadata = Base.metadata
+from app.pipelines import models as pipeline_models  # noqa: F401,E402
