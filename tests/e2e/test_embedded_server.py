@@ -3,6 +3,7 @@ data across restarts, shuts down cleanly (and stops the database it started)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -28,7 +29,7 @@ def _free_port() -> int:
 def _clean_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_") and k not in {"DATABASE_URL", "TEST_DATABASE_URL"}}
     env["CRM_DATA_DIR"] = str(data_dir)
-    env["CRM_LOG_LEVEL"] = "WARNING"
+    env["CRM_LOG_LEVEL"] = "INFO"
     return env
 
 
@@ -66,10 +67,14 @@ def test_serve_on_embedded_database_persists_and_stops_cleanly(tmp_path: Path) -
     first = _serve(data_dir, port)
     try:
         _wait_ready(port, first)
-        assert httpx.get(f"http://127.0.0.1:{port}/docs").status_code == 200
+        docs = httpx.get(f"http://127.0.0.1:{port}/docs", headers={"X-Request-ID": "e2e-trace-1"})
+        assert docs.status_code == 200
     finally:
         out = _stop(first)
     assert "Demo organisation ready" in out
+    # Logs are JSON lines, and the access line carries the request id.
+    access = [json.loads(line) for line in out.splitlines() if line.startswith("{") and "e2e-trace-1" in line]
+    assert access and access[0]["request_id"] == "e2e-trace-1" and access[0]["route"] == "/docs"
     pgdata = data_dir / "postgres"
     assert (pgdata / "PG_VERSION").exists()
     assert not (pgdata / "postmaster.pid").exists(), "embedded PostgreSQL was left running"
