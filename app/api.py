@@ -3,8 +3,13 @@
 from fastapi import APIRouter
 
 from app.core.errors import COMMON_ERROR_STATUSES, problem_responses
+from app.core.idempotency import IdempotencyGuard
 
-api_router = APIRouter(prefix="/v1", responses=problem_responses(*COMMON_ERROR_STATUSES))
+api_router = APIRouter(
+    prefix="/v1",
+    responses=problem_responses(*COMMON_ERROR_STATUSES),
+    dependencies=[IdempotencyGuard],
+)
 
 DOMAIN_ROUTERS: list[APIRouter] = []
 

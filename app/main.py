@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from app.api import api_router
-from app.core import embedded
+from app.core import embedded, idempotency
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.docs import install_docs
@@ -85,16 +85,28 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.tokens = TokenCodec(settings)
 
     install_error_handlers(app, retry_after_s=settings.retry_after_s)
+    app.add_exception_handler(idempotency.Replay, idempotency.replay_response)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
     app.include_router(api_router)
     install_docs(app)
-    _add_problem_schema(app)
+    _finish_openapi(app)
     return app
 
 
-def _add_problem_schema(app: FastAPI) -> None:
-    """Put the Problem schema in components so every `responses` entry can refer to it."""
+IDEMPOTENCY_HEADER_DOC = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any unique string (e.g. a UUID). A retry with the same key and body within 24 h "
+    "returns the first response (header `Idempotent-Replayed: true`) instead of acting twice.",
+    "schema": {"type": "string", "maxLength": 255},
+}
+
+
+def _finish_openapi(app: FastAPI) -> None:
+    """Put the Problem schema in components so every `responses` entry can refer to it, and
+    document Idempotency-Key on every POST of the API."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -106,6 +118,9 @@ def _add_problem_schema(app: FastAPI) -> None:
         for name, definition in problem.pop("$defs", {}).items():
             components.setdefault(name, definition)
         components["Problem"] = problem
+        for path, item in schema.get("paths", {}).items():
+            if path.startswith("/v1/") and "post" in item:
+                item["post"].setdefault("parameters", []).append(IDEMPOTENCY_HEADER_DOC)
         app.openapi_schema = schema
         return schema
 

@@ -14,6 +14,7 @@ import structlog
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core import idempotency
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.logging import configure_logging
@@ -22,7 +23,9 @@ log = structlog.get_logger(__name__)
 
 Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 # (name, job): a job returns how many items it handled.
-JOBS: list[tuple[str, Job]] = []
+JOBS: list[tuple[str, Job]] = [
+    ("idempotency-purge", idempotency.purge_expired),
+]
 
 
 async def run_once(db: Database, settings: Settings) -> dict[str, int]:

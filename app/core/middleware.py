@@ -14,6 +14,7 @@ from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core import idempotency
 from app.core.errors import problem_response
 from app.core.ids import new_id
 
@@ -51,12 +52,16 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status_holder = [500]
         rid_header = (b"x-request-id", request_id.encode())
+        # Responses to POSTs with an Idempotency-Key are kept to answer retries.
+        capture: list[Message] | None = [] if _has_idempotency_key(scope) else None
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], rid_header]
+            if capture is not None:
+                capture.append(message)
             await send(message)
 
         try:
@@ -68,6 +73,8 @@ class RequestContextMiddleware:
                 )(scope, receive, send_wrapper)
             else:
                 await self.app(scope, self._limited(receive), send_wrapper)
+            if capture is not None:
+                await _store_idempotent_response(scope, status_holder[0], capture)
         finally:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
@@ -95,6 +102,22 @@ class RequestContextMiddleware:
             return message
 
         return wrapped
+
+
+async def _store_idempotent_response(scope: Scope, status: int, messages: list[Message]) -> None:
+    record_id = scope.get("state", {}).get(idempotency.STATE_KEY)
+    if record_id is None or status >= 500 or not messages:
+        return
+    headers = messages[0].get("headers", [])
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    try:
+        await idempotency.store_response(scope["app"].state.db, record_id, status, headers, body)
+    except Exception:  # the change is committed; a retry gets 409 instead of a replay
+        access_log.warning("idempotency_store_failed", exc_info=True)
+
+
+def _has_idempotency_key(scope: Scope) -> bool:
+    return scope["method"] == "POST" and any(name == b"idempotency-key" for name, _ in scope["headers"])
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

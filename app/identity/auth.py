@@ -29,3 +29,10 @@ async def get_principal(request: Request, token: Annotated[str | None, Depends(o
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def principal_from_request(request: Request) -> Principal | None:
+    """The principal if the request carries a bearer token, else None (for code that runs
+    before routing decides whether authentication is required)."""
+    token = await oauth2_scheme(request)
+    return await get_principal(request, token) if token else None
