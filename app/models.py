@@ -4,6 +4,6 @@ A new domain adds its models module here."""
 from app.core import audit, events, idempotency  # noqa: F401
 from app.core.db import Base
 from app.identity import models as identity_models  # noqa: F401
+from app.pipelines import models as pipeline_models  # noqa: F401
 
 metadata = Base.metadata
-from app.pipelines import models as pipeline_models  # noqa: F401,E402

@@ -57,6 +57,8 @@ def jsonable(payload: dict[str, Any]) -> dict[str, Any]:
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, uuid.UUID):  # asyncpg's UUID subclass is not native to orjson
+        return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 

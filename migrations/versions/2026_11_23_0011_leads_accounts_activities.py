@@ -1,0 +1,27 @@
+"""leads, accounts, contacts, activities, tasks
+
+Revision ID: 0011
+Revises: 0010
+Create Date: 2026-11-23 12:00:00
+
+Reserved in the chain so the domains can be built in parallel; the leads/accounts/activities domains fills it in.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa  # noqa: F401
+from alembic import op  # noqa: F401
+from sqlalchemy.dialects import postgresql  # noqa: F401
+
+revision: str = "0011"
+down_revision: str | Sequence[str] | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
