@@ -101,6 +101,46 @@ def render_openapi(app) -> str:  # type: ignore[no-untyped-def]
     return json.dumps(app.openapi(), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
+@cli.command("create-org")
+def create_org_command(
+    name: Annotated[str, typer.Argument(help="The organisation's name")],
+    admin_email: Annotated[str, typer.Option("--admin-email", help="Email of its first admin (the login name)")],
+    admin_password: Annotated[
+        str | None, typer.Option("--admin-password", help="At least 10 characters; generated and printed if omitted")
+    ] = None,
+) -> None:
+    """Bootstrap a tenant: the organisation and its first admin user."""
+    from app.core.db import Database
+    from app.core.errors import DomainError
+    from app.identity.service import create_org
+
+    settings = get_settings()
+    url = _database_url(settings)
+    with console.status("Applying migrations ..."):
+        upgrade_to_head(url)
+
+    async def go() -> tuple[str, str, str | None]:
+        db = Database(url, settings)
+        try:
+            async with db.sessionmaker() as session, session.begin():
+                org, admin, generated = await create_org(
+                    session, name=name, admin_email=admin_email, admin_password=admin_password
+                )
+                return str(org.id), admin.email, generated
+        finally:
+            await db.dispose()
+
+    try:
+        org_id, email, generated = asyncio.run(go())
+    except DomainError as exc:
+        console.print(f"[red]Cannot create the organisation:[/] {exc.detail or exc.title}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]Organisation created[/] (id {org_id}). Sign in as [bold]{email}[/].")
+    if generated:
+        console.print("Generated admin password (shown once, store it now):")
+        print(generated)  # stdout, so scripts can capture it
+
+
 @cli.command("seed-demo")
 def seed_demo() -> None:
     """Create the demo organisation (teams, users and every domain's demo data)."""

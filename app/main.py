@@ -20,6 +20,7 @@ from app.core.health import router as health_router
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.migrations import upgrade_to_head_async
+from app.identity.api_keys import ApiKeyAuthenticator
 from app.identity.tokens import TokenCodec
 
 log = structlog.get_logger(__name__)
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     app.state.db = db
     app.state.tokens = TokenCodec(settings)
+    app.state.api_key_authenticator = ApiKeyAuthenticator(settings)
 
     install_error_handlers(app, retry_after_s=settings.retry_after_s)
     app.add_exception_handler(idempotency.Replay, idempotency.replay_response)
@@ -119,7 +121,7 @@ def _finish_openapi(app: FastAPI) -> None:
             components.setdefault(name, definition)
         components["Problem"] = problem
         for path, item in schema.get("paths", {}).items():
-            if path.startswith("/v1/") and "post" in item:
+            if path.startswith("/v1/") and "post" in item and item["post"].get("x-idempotency-key") != "ignored":
                 item["post"].setdefault("parameters", []).append(IDEMPOTENCY_HEADER_DOC)
         app.openapi_schema = schema
         return schema

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import hash_password
 from app.identity.models import Org, Role, Team, User
+from app.identity.service import create_org
 
 DEMO_ORG_NAME = "Demo Trading Co. 演示贸易有限公司"
 DEMO_PASSWORD = "demo-password-123"
@@ -32,10 +33,10 @@ async def demo_exists(session: AsyncSession) -> bool:
 
 
 async def seed_demo(session: AsyncSession) -> DemoOrg:
-    org = Org(name=DEMO_ORG_NAME, settings={"currency": "CNY", "timezone": "Asia/Shanghai"})
-    session.add(org)
-    await session.flush()
     password_hash = hash_password(DEMO_PASSWORD)
+    org, admin, _ = await create_org(session, name=DEMO_ORG_NAME, admin_email="admin@demo.example",
+                                     admin_name="Alex Admin", admin_password_hash=password_hash)
+    org.settings = {"currency": "CNY", "timezone": "Asia/Shanghai"}
     demo = DemoOrg(org_id=org.id, admin_email="admin@demo.example", password=DEMO_PASSWORD)
 
     def user(key: str, name: str, role: Role, team: Team | None) -> User:
@@ -44,7 +45,6 @@ async def seed_demo(session: AsyncSession) -> DemoOrg:
         session.add(u)
         return u
 
-    admin = user("admin", "Alex Admin", Role.admin, None)
     sales = Team(org_id=org.id, name="Sales 销售部")
     session.add(sales)
     await session.flush()

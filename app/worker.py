@@ -18,6 +18,7 @@ from app.core import idempotency
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.logging import configure_logging
+from app.identity import auth_service, throttle
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +26,8 @@ Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 # (name, job): a job returns how many items it handled.
 JOBS: list[tuple[str, Job]] = [
     ("idempotency-purge", idempotency.purge_expired),
+    ("login-throttle-purge", throttle.purge_expired),
+    ("refresh-token-purge", auth_service.purge_expired_refresh_tokens),
 ]
 
 

@@ -41,8 +41,11 @@ class Settings(BaseSettings):
     jwt_audience: str = "crm-pipeline-api"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
-    login_max_failures: int = 5
+    login_max_failures: int = 5  # per account (email) in the window
+    login_max_failures_per_address: int = 30  # per client address (offices share one)
     login_window_s: int = 900
+    token_cache_size: int = 10_000  # verified access tokens kept per process
+    api_key_cache_ttl_s: float = 30.0  # also the longest a revoked key works in another process
 
     # Logging
     log_level: str = "INFO"

@@ -89,7 +89,7 @@ async def idempotency_guard(
     ] = None,
 ) -> None:
     """Router-level dependency: active only for POST with an Idempotency-Key and a bearer token."""
-    if request.method != "POST" or not idempotency_key:
+    if request.method != "POST" or not idempotency_key or _exempt(request):
         return
     from app.identity.auth import principal_from_request  # identity depends on core, not the reverse
 
@@ -128,6 +128,16 @@ async def idempotency_guard(
 
 
 IdempotencyGuard = Depends(idempotency_guard)
+
+# Pass as `openapi_extra` on a POST route that must never store its response (e.g. the
+# sign-in endpoints: a stored response would keep live tokens in the database).
+IDEMPOTENCY_EXEMPT: dict[str, Any] = {"x-idempotency-key": "ignored"}
+
+
+def _exempt(request: Request) -> bool:
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    return extra.get("x-idempotency-key") == "ignored"
 
 
 async def store_response(db: Database, record_id: uuid.UUID, status: int, headers: list[tuple[bytes, bytes]],

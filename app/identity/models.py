@@ -59,3 +59,63 @@ class User(IdMixin, TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     last_login_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class RefreshToken(Base):
+    """One issued refresh token (the JWT's `jti` is this row's id). Rotation marks it used
+    and issues the next one in the same family; presenting a used token again means it
+    was stolen, so the whole family is revoked (reuse detection)."""
+
+    __tablename__ = "refresh_token"
+    __table_args__ = (
+        Index("ix_refresh_token_org_id_user_id", "org_id", "user_id"),
+        Index("ix_refresh_token_family_id", "family_id"),
+        Index("ix_refresh_token_expires_at", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    family_id: Mapped[uuid.UUID]
+    issued_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    replaced_by_id: Mapped[uuid.UUID | None]
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiKey(IdMixin, TimestampMixin, Base):
+    """An integration's credential. Only the SHA-256 of the key is stored (the key has
+    >= 128 random bits, so a fast hash is enough); `prefix` finds the row and is shown
+    in listings so people can tell keys apart."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        Index("ix_api_key_org_id_created_at", "org_id", "created_at"),
+        Index("ix_api_key_prefix", "prefix"),
+    )
+
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    expires_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class LoginThrottle(Base):
+    """Failed-login counters per account and per client address, in a fixed window.
+    Written in its own transaction so the count survives the failed request's rollback.
+    Not tenant data: a login happens before the organisation is known."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "account:<sha256>" / "address:<ip>"
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[dt.datetime]
+    last_failure_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

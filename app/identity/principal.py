@@ -26,7 +26,7 @@ class Principal:
     role: Role
     user_id: uuid.UUID | None = None  # None for an API key
     team_id: uuid.UUID | None = None
-    kind: Literal["user", "api_key"] = "user"
+    kind: Literal["user", "api_key", "system"] = "user"  # system: the CLI, seeding
     api_key_id: uuid.UUID | None = None
     # Scopes like "opportunities:read", "opportunities:write", "*:read". Users have "*".
     scopes: frozenset[str] = field(default_factory=lambda: frozenset({"*"}))

@@ -1,0 +1,1 @@
+"""Read-only feeds over the audit trail and the domain-event outbox."""
