@@ -62,6 +62,7 @@ class ApiKeyAuthenticator:
         self.max_size = max_size
         # sha256(key) -> (principal, valid until on the monotonic clock, key id)
         self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self.clock = time.monotonic
 
     def forget(self, key_id: uuid.UUID) -> None:
         """Drop a revoked key from this process's cache at once."""
@@ -74,7 +75,7 @@ class ApiKeyAuthenticator:
 
     async def __call__(self, request: Request, token: str) -> Principal:
         digest = hash_api_key(token)
-        now = time.monotonic()
+        now = self.clock()
         hit = self._cache.get(digest)
         if hit is not None:
             if now < hit[1]:

@@ -14,7 +14,7 @@ from app.identity.models import Role
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Password = Annotated[str, Field(min_length=10, max_length=128, description="10 to 128 characters")]
 ApprovalGroup = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_.-]{0,49}$")
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,49}$")
 ]
 Scope = Annotated[str, Field(max_length=64, examples=["opportunities:read"])]
 

@@ -236,7 +236,7 @@ async def list_users(
     if is_active is not None:
         stmt = stmt.where(User.is_active == is_active)
     if approval_group is not None:
-        stmt = stmt.where(User.approval_groups.any(approval_group.lower()))
+        stmt = stmt.where(User.approval_groups.contains([approval_group.lower()]))
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(User.full_name.ilike(pattern), User.email.ilike(pattern)))
