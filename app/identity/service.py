@@ -263,17 +263,26 @@ async def create_user(
     return user
 
 
+async def _lock_admins(session: AsyncSession, principal: Principal) -> None:
+    """Lock the organisation's active admins, always in id order and before the user being
+    changed, so two admins demoting each other at once serialise instead of deadlocking,
+    and the second one sees the first one's change."""
+    await session.execute(
+        select(User.id)
+        .where(User.org_id == principal.org_id, User.role == Role.admin, User.is_active.is_(True))
+        .order_by(User.id)
+        .with_for_update()
+    )
+
+
 async def _ensure_other_admin(session: AsyncSession, principal: Principal, user: User) -> None:
-    """Refuse to leave the organisation without an active admin. The admins' rows are
-    locked so two concurrent demotions cannot both pass."""
-    others = (
-        await session.scalars(
-            select(User.id)
-            .where(User.org_id == principal.org_id, User.role == Role.admin, User.is_active.is_(True),
-                   User.id != user.id)
-            .with_for_update()
-        )
-    ).all()
+    """Refuse to leave the organisation without an active admin (rows locked by _lock_admins)."""
+    others = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.org_id == principal.org_id, User.role == Role.admin, User.is_active.is_(True),
+               User.id != user.id)
+    )
     if not others:
         raise LastAdmin()
 
@@ -282,6 +291,8 @@ async def update_user(
     session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, changes: dict[str, Any], if_match: str | None,
 ) -> User:
     require_admin(principal, "users")
+    if changes.get("role") is not None or changes.get("is_active") is not None:
+        await _lock_admins(session, principal)
     user = await get_user(session, principal, user_id, lock=True)
     check_version(user.version, if_match)
     before = user_fields(user)

@@ -10,7 +10,10 @@ Refresh tokens are checked against their database row (rotation, revocation).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import time
 import uuid
 from collections import OrderedDict
@@ -76,6 +79,19 @@ class TokenCache:
         return len(self._items)
 
 
+def _peek_header(token: str) -> dict[str, Any]:
+    """The JOSE header, unverified, to pick the key. Parsed here because PyJWT's own
+    parser validates base64 character by character and would do it a second time in
+    decode(); the signature check below covers the header anyway."""
+    segment = token.split(".", 1)[0]
+    if len(segment) > 512:
+        raise InvalidToken()
+    header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    if not isinstance(header, dict):
+        raise InvalidToken()
+    return header
+
+
 class TokenCodec:
     """Signs and verifies tokens with the configured key ring; built once per app."""
 
@@ -99,7 +115,7 @@ class TokenCodec:
     def _decode(self, token: str, typ: str) -> dict[str, Any]:
         """Verify signature, algorithm, key id, type, issuer, audience and times."""
         try:
-            header = jwt.get_unverified_header(token)
+            header = _peek_header(token)
             key = self.keys.get(str(header.get("kid", "")))
             if key is None or header.get("typ") != typ or header.get("alg") != ALGORITHM:
                 raise InvalidToken()
@@ -112,7 +128,7 @@ class TokenCodec:
                 leeway=LEEWAY_S,
                 options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
             )
-        except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        except (jwt.PyJWTError, ValueError, TypeError, binascii.Error) as exc:
             raise InvalidToken() from exc
         if claims.get("typ") != typ:
             raise InvalidToken()

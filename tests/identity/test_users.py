@@ -204,3 +204,32 @@ async def test_me_for_a_manager_lists_managed_teams(client: httpx.AsyncClient, t
     team = await tenant.add_team("Managed", manager=manager)
     me = (await client.get("/v1/me", headers=manager.headers)).json()
     assert me["kind"] == "user" and me["manages_team_ids"] == [str(team.id)] and me["scopes"] == ["*"]
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
+    committed_app, committed_client: httpx.AsyncClient, database
+) -> None:
+    import asyncio
+
+    from app.identity.models import Org
+    from tests.support.factories import actor_for, create_tenant
+
+    async with database.sessionmaker() as s:
+        tenant = await create_tenant(committed_app, s, "Admin race")
+        second = User(org_id=tenant.id, email=unique_email("admin2"), full_name="Second", role=Role.admin)
+        s.add(second)
+        await s.commit()
+    a, b = tenant.admin, actor_for(committed_app, second)
+    try:
+        results = await asyncio.gather(
+            committed_client.patch(f"/v1/users/{b.id}", headers=a.headers, json={"role": "rep"}),
+            committed_client.patch(f"/v1/users/{a.id}", headers=b.headers, json={"role": "rep"}),
+        )
+        assert sorted(r.status_code for r in results) == [200, 409], [r.text for r in results]
+        async with database.sessionmaker() as s:
+            admins = await s.scalar(select(func.count()).select_from(User).where(
+                User.org_id == tenant.id, User.role == Role.admin))
+            assert admins == 1
+    finally:
+        async with database.sessionmaker() as s, s.begin():
+            await s.execute(Org.__table__.delete().where(Org.id == tenant.id))

@@ -1,0 +1,73 @@
+"""Tenants are born through create_org: from the CLI (`crm create-org`) and the demo seed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.audit import AuditEntry
+from app.core.db import Database
+from app.identity.models import Org, User
+from app.seed import DEMO_PASSWORD, seed_demo
+from tests.identity.helpers import sign_in, tokens_for
+from tests.support.database import ROOT
+
+
+def crm(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env.update(DATABASE_URL=database_url, CRM_LOG_LEVEL="WARNING")
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+async def test_create_org_from_the_cli_prints_a_strong_password(
+    database_url: str, database: Database, committed_client: httpx.AsyncClient
+) -> None:
+    email = f"founder-{uuid.uuid4().hex[:8]}@example.com"
+    result = crm(database_url, "create-org", "CLI Org 云端公司", "--admin-email", email)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        password = result.stdout.strip().splitlines()[-1]
+        assert len(password) >= 20 and " " not in password
+        pair = await tokens_for(committed_client, email, password)
+        me = (await committed_client.get("/v1/me", headers={"Authorization": f"Bearer {pair['access_token']}"})).json()
+        assert me["org"]["name"] == "CLI Org 云端公司" and me["user"]["role"] == "admin"
+
+        again = crm(database_url, "create-org", "Twice", "--admin-email", email.upper(), "--admin-password",
+                    "a good password")
+        assert again.returncode == 1 and "already exists" in again.stderr
+    finally:
+        async with database.sessionmaker() as s, s.begin():
+            await s.execute(delete(Org).where(Org.id.in_(select(User.org_id).where(User.email == email))))
+
+
+async def test_create_org_with_a_given_password(database_url: str, database: Database,
+                                                committed_client: httpx.AsyncClient) -> None:
+    email = f"founder-{uuid.uuid4().hex[:8]}@example.com"
+    result = crm(database_url, "create-org", "Given", "--admin-email", email, "--admin-password", "chosen password 1")
+    try:
+        assert result.returncode == 0, result.stderr
+        assert "chosen password 1" not in result.stdout + result.stderr
+        assert (await sign_in(committed_client, email, "chosen password 1")).status_code == 200
+        short = crm(database_url, "create-org", "Short", "--admin-email", "x" + email, "--admin-password", "short")
+        assert short.returncode == 1
+    finally:
+        async with database.sessionmaker() as s, s.begin():
+            await s.execute(delete(Org).where(Org.id.in_(select(User.org_id).where(User.email == email))))
+
+
+async def test_demo_seed_goes_through_create_org(app: FastAPI, client: httpx.AsyncClient,
+                                                 session: AsyncSession) -> None:
+    demo = await seed_demo(session)
+    assert (await sign_in(client, demo.admin_email, DEMO_PASSWORD)).status_code == 200
+    assert (await sign_in(client, "rep.chen@demo.example", DEMO_PASSWORD)).status_code == 200
+    created = await session.scalar(select(AuditEntry).where(AuditEntry.org_id == demo.org_id,
+                                                            AuditEntry.entity_type == "org"))
+    assert created is not None and created.actor_kind == "system"
