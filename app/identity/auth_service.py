@@ -42,6 +42,9 @@ class RefreshTokenReused(Unauthorized):
     code, title = "refresh-token-reused", "The refresh token was already used; every session of this sign-in is revoked"
 
 
+MAX_PASSWORD_LENGTH = 128  # as accepted when passwords are set
+
+
 @functools.cache
 def _dummy_hash() -> str:
     return hash_password("never-a-real-password")
@@ -83,7 +86,9 @@ async def login(
         user = await session.scalar(
             select(User).where(func.lower(User.email) == email.strip().lower()).with_for_update()
         )
-        if user is not None and user.is_active and user.password_hash:
+        if len(password) > MAX_PASSWORD_LENGTH:  # no valid password is this long: spare the hashing
+            ok, new_hash = False, None
+        elif user is not None and user.is_active and user.password_hash:
             ok, new_hash = await verify_password_async(password, user.password_hash)
         else:
             # Same work as a real check, so response time does not reveal who has an account.

@@ -300,3 +300,44 @@ async def test_concurrent_refresh_of_one_token_lets_one_win(committed_app: FastA
         assert sorted(r.status_code for r in results) == [200, 401, 401, 401]
     finally:
         await _drop_org(database, tenant)
+
+
+async def test_garbage_and_expired_refresh_tokens_are_refused(client: httpx.AsyncClient, tenant: Tenant,
+                                                               app: FastAPI) -> None:
+    expired = app.state.tokens.issue_refresh_token(
+        token_id=uuid.uuid4(), family_id=uuid.uuid4(), user_id=tenant.admin.id, org_id=tenant.id,
+        expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
+    )
+    unknown = app.state.tokens.issue_refresh_token(
+        token_id=uuid.uuid4(), family_id=uuid.uuid4(), user_id=tenant.admin.id, org_id=tenant.id,
+        expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+    )
+    for token in (expired, unknown, "garbage", "a.b.c"):
+        for path in ("/v1/auth/refresh", "/v1/auth/logout"):
+            response = await client.post(path, json={"refresh_token": token})
+            if path.endswith("logout") and token is unknown:
+                assert response.status_code == 204  # a genuine but unknown sign-in: nothing to revoke
+            else:
+                assert response.status_code == 401, (path, token, response.text)
+                assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_absurdly_long_password_is_just_wrong(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    response = await sign_in(client, tenant.admin.user.email, "x" * 100_000)
+    assert response.status_code == 401 and response.json()["code"] == "invalid-credentials"
+
+
+async def test_sign_in_responses_are_never_stored_for_replay(client: httpx.AsyncClient, tenant: Tenant,
+                                                             session: AsyncSession) -> None:
+    from sqlalchemy import text
+
+    headers = {**tenant.admin.headers, "Idempotency-Key": "k1"}
+    first = await client.post("/v1/auth/token", headers=headers,
+                              data={"username": tenant.admin.user.email, "password": TEST_PASSWORD})
+    second = await client.post("/v1/auth/token", headers=headers,
+                               data={"username": tenant.admin.user.email, "password": TEST_PASSWORD})
+    assert first.status_code == second.status_code == 200
+    assert first.json()["refresh_token"] != second.json()["refresh_token"]
+    stored = await session.scalar(text("SELECT count(*) FROM idempotency_record WHERE org_id = :o"),
+                                  {"o": tenant.id})
+    assert stored == 0

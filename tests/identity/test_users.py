@@ -46,7 +46,8 @@ async def test_admin_creates_a_user_who_can_sign_in(
     audit = (await session.scalars(select(AuditEntry).where(AuditEntry.entity_id == uuid.UUID(user["id"])))).all()
     assert [(a.action.value, a.actor_id) for a in audit] == [("create", tenant.admin.id)]
     assert audit[0].changes["email"] == {"before": None, "after": body["email"]}
-    event = await session.scalar(select(Event).where(Event.org_id == tenant.id, Event.type == "user.created"))
+    event = await session.scalar(select(Event).where(Event.org_id == tenant.id, Event.type == "user.created",
+                                                     Event.entity_id == uuid.UUID(user["id"])))
     assert event.payload["user"]["id"] == user["id"] and "password_hash" not in event.payload["user"]
 
 
