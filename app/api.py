@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.core.errors import COMMON_ERROR_STATUSES, problem_responses
 from app.core.idempotency import IdempotencyGuard
+from app.pipelines.router import opportunities_router, pipelines_router
 
 api_router = APIRouter(
     prefix="/v1",
@@ -11,7 +12,7 @@ api_router = APIRouter(
     dependencies=[IdempotencyGuard],
 )
 
-DOMAIN_ROUTERS: list[APIRouter] = []
+DOMAIN_ROUTERS: list[APIRouter] = [pipelines_router, opportunities_router]
 
 for domain_router in DOMAIN_ROUTERS:
     api_router.include_router(domain_router)

@@ -18,6 +18,7 @@ from app.core import idempotency
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.logging import configure_logging
+from app.pipelines import stalled
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +26,7 @@ Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 # (name, job): a job returns how many items it handled.
 JOBS: list[tuple[str, Job]] = [
     ("idempotency-purge", idempotency.purge_expired),
+    ("opportunity-stalled", stalled.raise_stalled_events),
 ]
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.ids import new_id
 from app.identity.models import Org, Role, Team, User
 from app.identity.principal import Principal
+from app.pipelines.service import create_default_pipeline
 
 TEST_PASSWORD = "correct horse battery staple"
 
@@ -75,4 +76,5 @@ async def create_tenant(app: FastAPI, session: AsyncSession, name: str = "Acme æ
     await session.flush()
     tenant = Tenant(app=app, session=session, org=org)
     tenant.admin = await tenant.add_user(Role.admin, name="Ada Admin")
+    await create_default_pipeline(session, org.id)
     return tenant
