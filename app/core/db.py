@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -94,10 +95,21 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         try:
             yield session
         except BaseException:
-            await session.rollback()
+            if session.in_transaction():
+                await session.rollback()
             raise
         else:
-            await session.commit()
+            # Requests that never touched the database (e.g. a GET served by a reader
+            # connection; the router-level idempotency guard asks for a session on every
+            # request) skip the commit machinery.
+            if session.in_transaction():
+                await session.commit()
+
+
+def read_connection(request: Request) -> AbstractAsyncContextManager[AsyncConnection | AsyncSession]:
+    """For hot single-statement reads: the endpoint opens it itself (`async with`),
+    which costs less per request than a generator dependency."""
+    return asynccontextmanager(get_reader)(request)
 
 
 async def get_reader(request: Request) -> AsyncIterator[AsyncConnection | AsyncSession]:

@@ -34,7 +34,7 @@ from app.pipelines.models import (
     ExitKind, Opportunity, OpportunityStatus, Pipeline, Stage, StageInterval, StageKind, StageTransition,
     TransitionKind,
 )
-from app.pipelines.queries import IS_STALLED, o, opportunity_view, scope, view_select
+from app.pipelines.queries import IS_STALLED, o, opportunity_view, read_one_statement, scope, view_select
 from app.pipelines.schemas import OpportunityCreate, OpportunityUpdate
 
 DOMAIN = "opportunities"
@@ -44,9 +44,7 @@ NOT_FOUND = "No opportunity with that id"
 async def load_view_row(
     reader: AsyncConnection | AsyncSession, principal: Principal, opportunity_id: uuid.UUID
 ) -> RowMapping:
-    row = (await reader.execute(
-        view_select().where(o.c.id == opportunity_id, *scope(principal))
-    )).mappings().first()
+    row = (await reader.execute(read_one_statement(principal), {"opportunity_id": opportunity_id})).mappings().first()
     if row is None:
         raise OpportunityNotFound(NOT_FOUND)
     return row

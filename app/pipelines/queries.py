@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Interval, and_, func, select
+from sqlalchemy import ColumnElement, Interval, and_, bindparam, func, select
 
 from app.identity.principal import Principal, visible_owner_clause
 from app.pipelines.models import Opportunity, Stage
@@ -42,6 +43,13 @@ def scope(principal: Principal) -> list[ColumnElement[bool]]:
 
 def view_select() -> Any:
     return select(*VIEW_COLUMNS).select_from(FROM)
+
+
+@lru_cache(maxsize=4096)
+def read_one_statement(principal: Principal) -> Any:
+    """GET by id, built once per principal: SQLAlchemy then reuses its compiled form and
+    cache key, so a read pays for execution only (the id is the one bound parameter)."""
+    return view_select().where(o.c.id == bindparam("opportunity_id"), *scope(principal))
 
 
 def stalled_since(entered_at: dt.datetime, sla_days: int | None) -> dt.datetime | None:

@@ -7,9 +7,9 @@ import uuid
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 
-from app.core.db import ReaderDep, SessionDep
+from app.core.db import ReaderDep, SessionDep, read_connection
 from app.core.etag import etag_for
 from app.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from app.core.responses import json_response
@@ -158,8 +158,9 @@ async def create_opportunity(body: OpportunityCreate, session: SessionDep, princ
 
 @opportunities_router.get("/opportunities/{opportunity_id}", response_model=OpportunityOut,
                           summary="Get an opportunity")
-async def get_opportunity(opportunity_id: uuid.UUID, reader: ReaderDep, principal: CurrentPrincipal) -> Response:
-    return _tagged(await service.get_opportunity(reader, principal, opportunity_id))
+async def get_opportunity(opportunity_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> Response:
+    async with read_connection(request) as reader:
+        return _tagged(await service.get_opportunity(reader, principal, opportunity_id))
 
 
 @opportunities_router.patch("/opportunities/{opportunity_id}", response_model=OpportunityOut,
