@@ -6,6 +6,7 @@ from app.core.errors import COMMON_ERROR_STATUSES, problem_responses
 from app.core.idempotency import IdempotencyGuard
 from app.feeds.router import router as feeds_router
 from app.identity.router import router as identity_router
+from app.pipelines.router import opportunities_router, pipelines_router
 
 api_router = APIRouter(
     prefix="/v1",
@@ -13,7 +14,7 @@ api_router = APIRouter(
     dependencies=[IdempotencyGuard],
 )
 
-DOMAIN_ROUTERS: list[APIRouter] = [identity_router, feeds_router]
+DOMAIN_ROUTERS: list[APIRouter] = [identity_router, feeds_router, pipelines_router, opportunities_router]
 
 for domain_router in DOMAIN_ROUTERS:
     api_router.include_router(domain_router)

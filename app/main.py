@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -57,6 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await upgrade_to_head_async(url)
         app.state.db = Database(url, settings)
+    _tune_gc()
     log.info("started", embedded=settings.embedded)
     try:
         yield
@@ -64,6 +66,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owns_db:
             await app.state.db.dispose()
         log.info("stopped")
+
+
+def _tune_gc() -> None:
+    """Start-up objects (routes, models, compiled schemas) never die: freeze them out of
+    the collector's scans, and collect the young generation less often. A request
+    allocates many short-lived objects; the default threshold (700) runs a gen-0 pass
+    every few requests for little gain."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:

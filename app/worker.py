@@ -19,6 +19,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.logging import configure_logging
 from app.identity import auth_service, throttle
+from app.pipelines import stalled
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +29,7 @@ JOBS: list[tuple[str, Job]] = [
     ("idempotency-purge", idempotency.purge_expired),
     ("login-throttle-purge", throttle.purge_expired),
     ("refresh-token-purge", auth_service.purge_expired_refresh_tokens),
+    ("opportunity-stalled", stalled.raise_stalled_events),
 ]
 
 

@@ -28,6 +28,7 @@ from app.identity.api_keys import PREFIX_LENGTH, generate_api_key, hash_api_key
 from app.identity.models import ApiKey, Org, RefreshToken, Role, Team, User
 from app.identity.principal import Principal
 from app.identity.scopes import invalid_scopes
+from app.pipelines.pipeline_service import create_default_pipeline
 
 # ---------------------------------------------------------------------------------------
 # Errors
@@ -176,6 +177,7 @@ async def create_org(
                        after={"id": org.id, "name": org.name})
     await record_audit(session, actor, entity_type="user", entity_id=admin.id, action=AuditAction.create,
                        after=user_fields(admin))
+    await create_default_pipeline(session, org.id)
     return org, admin, generated
 
 

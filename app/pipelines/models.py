@@ -105,6 +105,8 @@ class LostReason(IdMixin, TimestampMixin, Base):
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # Other-language names (0010), like Stage.labels.
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
 
 class Opportunity(IdMixin, TimestampMixin, Base):
@@ -115,6 +117,10 @@ class Opportunity(IdMixin, TimestampMixin, Base):
         Index("ix_opportunity_org_id_expected_close_date", "org_id", "expected_close_date"),
         Index("ix_opportunity_org_id_created_at_id", "org_id", "created_at", "id"),
         CheckConstraint("amount IS NULL OR amount >= 0", name="amount_non_negative"),
+        # Text search on names in any language (Chinese included): trigram GIN (0010).
+        Index("ix_opportunity_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        # The stalled-deal scan of the worker: open deals by time in stage (0010).
+        Index("ix_opportunity_org_id_status_stage_entered_at", "org_id", "status", "stage_entered_at"),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
@@ -139,6 +145,8 @@ class Opportunity(IdMixin, TimestampMixin, Base):
     # The stage visit (entered_at) for which opportunity.stalled was last raised.
     stalled_notified_for: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Soft delete (0010): a deleted deal disappears from the API; its history stays.
+    deleted_at: Mapped[dt.datetime | None]
 
 
 class StageInterval(IdMixin, Base):
@@ -166,6 +174,7 @@ class StageTransition(IdMixin, Base):
     __tablename__ = "stage_transition"
     __table_args__ = (
         Index("ix_stage_transition_org_id_opportunity_id_occurred_at", "org_id", "opportunity_id", "occurred_at"),
+        Index("uq_stage_transition_opportunity_id_seq", "opportunity_id", "seq", unique=True),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
@@ -184,3 +193,6 @@ class StageTransition(IdMixin, Base):
     # An admin override of the stage gates, with its reason, is part of the history.
     override: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    # Position in the opportunity's history chain (0010): the opportunity's version after
+    # this move. Unique per opportunity, so two racing writers can never both extend it.
+    seq: Mapped[int | None] = mapped_column(Integer)
