@@ -4,6 +4,9 @@ from fastapi import APIRouter
 
 from app.core.errors import COMMON_ERROR_STATUSES, problem_responses
 from app.core.idempotency import IdempotencyGuard
+from app.accounts.router import router as accounts_router
+from app.activities.router import router as activities_router
+from app.leads.router import router as leads_router
 
 api_router = APIRouter(
     prefix="/v1",
@@ -11,7 +14,7 @@ api_router = APIRouter(
     dependencies=[IdempotencyGuard],
 )
 
-DOMAIN_ROUTERS: list[APIRouter] = []
+DOMAIN_ROUTERS: list[APIRouter] = [leads_router, accounts_router, activities_router]
 
 for domain_router in DOMAIN_ROUTERS:
     api_router.include_router(domain_router)

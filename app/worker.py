@@ -15,6 +15,10 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import idempotency
+from app.accounts.value import classify_accounts
+from app.activities.service import raise_due_tasks
+from app.leads.importer import run_queued_imports
+from app.leads.jobs import raise_response_overdue
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.logging import configure_logging
@@ -25,6 +29,10 @@ Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 # (name, job): a job returns how many items it handled.
 JOBS: list[tuple[str, Job]] = [
     ("idempotency-purge", idempotency.purge_expired),
+    ("lead-imports", run_queued_imports),
+    ("lead-response-overdue", raise_response_overdue),
+    ("task-due", raise_due_tasks),
+    ("account-value-classes", classify_accounts),
 ]
 
 
