@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from app.accounts.models import Lifecycle
 from app.leads.types import Body, LongText, Name, ShortText, text
@@ -16,7 +16,7 @@ from app.leads.types import Body, LongText, Name, ShortText, text
 class AccountFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     industry: Name | None = Field(default=None, examples=["Machinery 机械"])
-    size: int | None = Field(default=None, ge=0, le=10_000_000, examples=[1200])
+    size: StrictInt | None = Field(default=None, ge=0, le=10_000_000, examples=[1200])
     region: Name | None = Field(default=None, examples=["East China"])
     tier: text(50) | None = Field(default=None, examples=["strategic"])  # type: ignore[valid-type]
     lifecycle: Lifecycle | None = None

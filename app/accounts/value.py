@@ -18,7 +18,7 @@ from app.core.events import record_event
 CLASSIFY = text("""
 WITH due_org AS (  -- at most hourly per organisation
     SELECT DISTINCT org_id FROM account
-    WHERE value_computed_at IS NULL OR value_computed_at < now() - make_interval(mins => :max_age)
+    WHERE value_computed_at IS NULL OR value_computed_at <= now() - make_interval(mins => :max_age)
 ), won AS (
     SELECT a.org_id, a.id, coalesce(sum(o.amount) FILTER (
                WHERE o.status = 'won' AND o.closed_at >= now() - interval '12 months'), 0) AS amount

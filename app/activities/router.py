@@ -15,6 +15,7 @@ from app.core.db import SessionDep
 from app.core.etag import set_etag
 from app.core.pagination import CursorParam, DEFAULT_LIMIT, LimitParam, Page
 from app.identity.auth import CurrentPrincipal
+from app.leads.types import QueryDateTime
 
 router = APIRouter(tags=["activities"])
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag from a previous read; 412 when stale")]
@@ -35,8 +36,8 @@ async def list_activities(session: SessionDep, principal: CurrentPrincipal, curs
                           limit: LimitParam = DEFAULT_LIMIT, lead_id: uuid.UUID | None = None,
                           account_id: uuid.UUID | None = None, contact_id: uuid.UUID | None = None,
                           opportunity_id: uuid.UUID | None = None, owner_id: uuid.UUID | None = None,
-                          kind: ActivityKind | None = None, occurred_after: dt.datetime | None = None,
-                          occurred_before: dt.datetime | None = None) -> Page[ActivityOut]:
+                          kind: ActivityKind | None = None, occurred_after: QueryDateTime | None = None,
+                          occurred_before: QueryDateTime | None = None) -> Page[ActivityOut]:
     items, nxt = await service.list_activities(
         session, principal, cursor=cursor, limit=limit, lead_id=lead_id, account_id=account_id, contact_id=contact_id,
         opportunity_id=opportunity_id, owner_id=owner_id, kind=kind, occurred_after=occurred_after,
@@ -78,7 +79,7 @@ async def list_tasks(session: SessionDep, principal: CurrentPrincipal, cursor: C
                      limit: LimitParam = DEFAULT_LIMIT,
                      assignee: Annotated[str | None, Query(max_length=40, description="`me` or a user id")] = None,
                      status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
-                     due_before: dt.datetime | None = None, due_after: dt.datetime | None = None,
+                     due_before: QueryDateTime | None = None, due_after: QueryDateTime | None = None,
                      lead_id: uuid.UUID | None = None, account_id: uuid.UUID | None = None) -> Page[TaskOut]:
     items, nxt = await service.list_tasks(session, principal, cursor=cursor, limit=limit, assignee=assignee, status=status_,
                                           due_before=due_before, due_after=due_after, lead_id=lead_id, account_id=account_id)

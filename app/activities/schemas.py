@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator, StrictBool, StrictInt
 
 from app.activities.models import ActivityKind, TaskStatus
-from app.leads.types import Body, text
+from app.leads.types import Body, QueryDateTime as IsoDateTime, text
 
 
 class Subjects(BaseModel):
@@ -23,8 +23,8 @@ class ActivityCreate(Subjects):
     kind: ActivityKind = Field(examples=["call"])
     subject: text(300, 1) = Field(examples=["首次电话沟通 / first call"])  # type: ignore[valid-type]
     body: Body | None = None
-    occurred_at: AwareDatetime | None = Field(default=None, description="Default: now")
-    duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    occurred_at: IsoDateTime | None = Field(default=None, description="Default: now")
+    duration_minutes: StrictInt | None = Field(default=None, ge=0, le=24 * 60)
 
     @model_validator(mode="after")
     def _has_subject(self) -> ActivityCreate:
@@ -37,8 +37,8 @@ class ActivityUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     subject: text(300, 1) | None = None  # type: ignore[valid-type]
     body: Body | None = None
-    occurred_at: AwareDatetime | None = None
-    duration_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    occurred_at: IsoDateTime | None = None
+    duration_minutes: StrictInt | None = Field(default=None, ge=0, le=24 * 60)
 
 
 class ActivityOut(BaseModel):
@@ -61,8 +61,8 @@ class ActivityOut(BaseModel):
 class TaskCreate(Subjects):
     title: text(300, 1) = Field(examples=["Send the quotation 发送报价"])  # type: ignore[valid-type]
     description: Body | None = None
-    due_at: AwareDatetime
-    remind_at: AwareDatetime | None = None
+    due_at: IsoDateTime
+    remind_at: IsoDateTime | None = None
     assignee_id: uuid.UUID | None = Field(default=None, description="Default: the caller")
 
     @model_validator(mode="after")
@@ -76,8 +76,8 @@ class TaskUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: text(300, 1) | None = None  # type: ignore[valid-type]
     description: Body | None = None
-    due_at: AwareDatetime | None = None
-    remind_at: AwareDatetime | None = None
+    due_at: IsoDateTime | None = None
+    remind_at: IsoDateTime | None = None
     assignee_id: uuid.UUID | None = None
     status: TaskStatus | None = None
 

@@ -175,6 +175,7 @@ async def enqueue(session: AsyncSession, principal: Principal, content: bytes, *
     if not header:
         raise InvalidCsv("The file is empty")
     header_index(header)
+    filename = filename.replace("\x00", "") if filename else None
     job = LeadImport(org_id=principal.org_id, created_by=principal.actor_id, filename=filename, status=ImportStatus.queued,
                      skip_duplicates=skip_duplicates, content=content, default_source=LeadSource.import_.value)
     session.add(job)
@@ -216,10 +217,14 @@ async def list_errors(session: AsyncSession, principal: Principal, import_id: uu
 
 # ---- processing ---------------------------------------------------------------------------
 
-async def claim_next(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[ClaimedImport, bytes] | None:
-    """Take the oldest queued import (any number of workers: SKIP LOCKED)."""
+async def claim_next(sessionmaker: async_sessionmaker[AsyncSession], *,
+                     import_id: uuid.UUID | None = None) -> tuple[ClaimedImport, bytes] | None:
+    """Take the oldest queued import, or the given one (any number of workers: SKIP LOCKED)."""
     async with sessionmaker() as session, session.begin():
-        next_id = select(LeadImport.id).where(LeadImport.status == ImportStatus.queued).order_by(LeadImport.created_at) \
+        candidates = select(LeadImport.id).where(LeadImport.status == ImportStatus.queued)
+        if import_id is not None:
+            candidates = candidates.where(LeadImport.id == import_id)
+        next_id = candidates.order_by(LeadImport.created_at) \
             .limit(1).with_for_update(skip_locked=True).scalar_subquery()
         row = (await session.execute(
             update(LeadImport).where(LeadImport.id == next_id)
@@ -274,13 +279,15 @@ async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedIm
                 on_progress(done, max(done, estimate))
         return await _finish(sessionmaker, job, total=done)
     except Exception as exc:
-        log.warning("lead_import_failed", import_id=str(job.id), error=str(exc))
+        log.warning("lead_import_failed", import_id=str(job.id), exc_info=exc)
+        # The resource shows our own problems verbatim, never SQL or internals.
+        reason = getattr(exc, "detail", None) or f"Unexpected error ({type(exc).__name__}); the rows of the failed chunk were not imported"
         async with sessionmaker() as session, session.begin():
             await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(
-                status=ImportStatus.failed, failure=(getattr(exc, "detail", None) or str(exc))[:2000],
+                status=ImportStatus.failed, failure=reason[:2000],
                 finished_at=func.now(), content=None))
             await record_event(session, org_id=job.org_id, type="lead_import.failed", entity_type="lead_import",
-                               entity_id=job.id, actor_id=job.created_by, payload={"import_id": job.id, "error": str(exc)[:500]})
+                               entity_id=job.id, actor_id=job.created_by, payload={"import_id": job.id, "error": reason[:500]})
         async with sessionmaker() as session:
             failed = await session.get(LeadImport, job.id)
             assert failed is not None
@@ -328,8 +335,8 @@ async def _load_chunk(session: AsyncSession, job: ClaimedImport, records: list[t
               "description", "owner_id")
     now = func.now()
     await conn.execute(insert(Lead.__table__).from_select(
-        [*copied, "org_id", "status", "score", "grade", "score_breakdown", "assigned_at", "import_id", "version"],
-        select(*(stage.c[c] for c in copied), literal(org, UUID(as_uuid=True)), literal(LeadStatus.new.value),
+        [*copied, "org_id", "score", "grade", "score_breakdown", "assigned_at", "import_id", "version"],
+        select(*(stage.c[c] for c in copied), literal(org, UUID(as_uuid=True)),
                score, grade, breakdown,
                case((stage.c.owner_id.is_(None), None), else_=now),
                literal(job.id, UUID(as_uuid=True)), literal(1)).where(ok),

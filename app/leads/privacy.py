@@ -24,7 +24,7 @@ from app.leads.schemas import PersonalDataExport
 from app.leads.service import get_lead, snapshot
 
 PERSONAL_FIELDS = {"first_name", "last_name", "email", "email_normalized", "phone", "phone_normalized", "title",
-                   "description", "name"}
+                   "description", "name", "body", "subject"}
 ERASED = "[erased]"
 
 
@@ -75,13 +75,19 @@ def _scrub(value: Any) -> Any:
 
 
 async def _scrub_history(session: AsyncSession, org_id: uuid.UUID, column: str, subject_id: uuid.UUID) -> None:
+    activity_ids = list(await session.scalars(select(Activity.id).where(
+        Activity.org_id == org_id, getattr(Activity, column) == subject_id)))
+    task_ids = list(await session.scalars(select(Task.id).where(Task.org_id == org_id, getattr(Task, column) == subject_id)))
+    entity_ids = [subject_id, *activity_ids, *task_ids]
     await session.execute(update(Activity).where(Activity.org_id == org_id, getattr(Activity, column) == subject_id)
                           .values(body=None, subject=ERASED))
     await session.execute(update(Task).where(Task.org_id == org_id, getattr(Task, column) == subject_id)
                           .values(description=None))
-    for event in await session.scalars(select(Event).where(Event.org_id == org_id, Event.entity_id == subject_id)):
+    # The person's data also sits in the history of their activities and tasks.
+    for event in await session.scalars(select(Event).where(Event.org_id == org_id, Event.entity_id.in_(entity_ids))):
         event.payload = _scrub(event.payload)
-    for entry in await session.scalars(select(AuditEntry).where(AuditEntry.org_id == org_id, AuditEntry.entity_id == subject_id)):
+    for entry in await session.scalars(select(AuditEntry).where(AuditEntry.org_id == org_id,
+                                                                 AuditEntry.entity_id.in_(entity_ids))):
         entry.changes = {k: ({"before": None, "after": None} if k in PERSONAL_FIELDS else v) for k, v in entry.changes.items()}
     await session.flush()
 

@@ -12,6 +12,7 @@ from app.core.db import SessionDep
 from app.core.etag import set_etag
 from app.core.pagination import CursorParam, DEFAULT_LIMIT, LimitParam, Page
 from app.identity.auth import CurrentPrincipal
+from app.leads.types import QueryDateTime
 from app.leads import assignment, conversion, importer, privacy, scoring, service
 from app.leads.models import LeadStatus
 from app.leads.schemas import (
@@ -50,7 +51,7 @@ async def list_leads(
     grade: Annotated[Literal["A", "B", "C", "D"] | None, Query()] = None,
     owner: Annotated[str | None, Query(max_length=40, description="`me`, `unassigned` or a user id")] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$", description="Name, company, email or phone contains")] = None,
-    created_after: dt.datetime | None = None, created_before: dt.datetime | None = None,
+    created_after: QueryDateTime | None = None, created_before: QueryDateTime | None = None,
 ) -> Page[LeadOut]:
     items, next_cursor = await service.list_leads(
         session, principal, cursor=cursor, limit=limit, status=status_, source=source, campaign=campaign, grade=grade,
@@ -209,7 +210,7 @@ CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema":
                          "rows; poll the returned resource for progress, counts and per-row errors.")
 async def create_lead_import(
     request: Request, session: SessionDep, principal: CurrentPrincipal, response: Response,
-    filename: Annotated[str | None, Query(max_length=300, pattern=r"^[^\x00]*$")] = None,
+    filename: Annotated[str | None, Query(max_length=300, description="Shown in the import list")] = None,
     allow_duplicates: Annotated[bool, Query(description="Import rows matching existing leads/contacts instead of reporting them")] = False,
 ) -> LeadImportOut:
     job = await importer.enqueue(session, principal, await request.body(), content_type=request.headers.get("content-type"),

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, true
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, true
 from sqlalchemy.dialects.postgresql import JSONB
 
 TEXT_FIELDS = ("source", "campaign", "region", "product_interest", "title", "company", "email", "phone")
@@ -117,7 +117,7 @@ def score_sql(cols: Mapping[str, ColumnElement[Any]], rules: list[Any]) -> tuple
         entry = {"rule_id": str(rule.id), "name": rule.name, "points": rule.points,
                  "condition": describe(rule.field, rule.operator, rule.value)}
         parts.append(case((cond, literal(entry, type_=JSONB)), else_=None))
-    breakdown = func.jsonb_path_query_array(func.jsonb_build_array(*parts), literal("$[*] ? (@ != null)"))
+    breakdown = func.jsonb_path_query_array(func.jsonb_build_array(*parts), literal_column("'$[*] ? (@ != null)'::jsonpath"))
     return score, breakdown  # type: ignore[return-value]
 
 

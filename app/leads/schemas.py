@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator, StrictBool, StrictInt
 
 from app.leads.models import ImportStatus, LeadSource, LeadStatus
 from app.leads.rules import Condition, ScoringField
@@ -25,7 +25,7 @@ class LeadFields(BaseModel):
     phone: text(50) | None = Field(default=None, examples=["138 0013 8000"])  # type: ignore[valid-type]
     title: ShortText | None = Field(default=None, examples=["采购经理"])
     company: LongText | None = Field(default=None, examples=["上海华东机械有限公司"])
-    company_size: int | None = Field(default=None, ge=0, le=10_000_000, examples=[800])
+    company_size: StrictInt | None = Field(default=None, ge=0, le=10_000_000, examples=[800])
     region: Name | None = Field(default=None, examples=["East China"])
     product_interest: Name | None = Field(default=None, examples=["CNC machines"])
     campaign: ShortText | None = Field(default=None, examples=["2026 Canton Fair"])
@@ -137,6 +137,13 @@ class ConvertRequest(BaseModel):
     pipeline_id: uuid.UUID | None = Field(default=None, description="Default: the organisation's default pipeline")
     expected_close_date: dt.date | None = None
 
+    @field_validator("expected_close_date", mode="before")
+    @classmethod
+    def _date_text(cls, v: object) -> object:
+        if v is not None and not isinstance(v, str):
+            raise ValueError("expected an ISO 8601 date like 2026-12-31")
+        return v
+
     @field_validator("currency")
     @classmethod
     def _iso(cls, v: str | None) -> str | None:
@@ -157,10 +164,10 @@ class ConversionOut(BaseModel):
 
 class LeadSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    grade_a_min: int = Field(ge=-100_000, le=100_000, examples=[80])
-    grade_b_min: int = Field(ge=-100_000, le=100_000, examples=[50])
-    grade_c_min: int = Field(ge=-100_000, le=100_000, examples=[20])
-    response_target_minutes: int = Field(ge=1, le=60 * 24 * 30, examples=[60])
+    grade_a_min: StrictInt = Field(ge=-100_000, le=100_000, examples=[80])
+    grade_b_min: StrictInt = Field(ge=-100_000, le=100_000, examples=[50])
+    grade_c_min: StrictInt = Field(ge=-100_000, le=100_000, examples=[20])
+    response_target_minutes: StrictInt = Field(ge=1, le=60 * 24 * 30, examples=[60])
 
     @model_validator(mode="after")
     def _ordered(self) -> LeadSettingsIn:
@@ -180,9 +187,9 @@ class ScoringRuleIn(BaseModel):
     field: ScoringField = Field(examples=["source"])
     operator: Literal["eq", "ne", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "is_set", "is_empty"]
     value: str | int | list[str | int] | None = Field(default=None, examples=["referral"])
-    points: int = Field(ge=-1000, le=1000, examples=[20])
-    position: int = Field(default=0, ge=0, le=10_000)
-    is_active: bool = True
+    points: StrictInt = Field(ge=-1000, le=1000, examples=[20])
+    position: StrictInt = Field(default=0, ge=0, le=10_000)
+    is_active: StrictBool = True
 
     @model_validator(mode="after")
     def _valid(self) -> ScoringRuleIn:
@@ -196,9 +203,9 @@ class ScoringRulePatch(BaseModel):
     field: ScoringField | None = None
     operator: Literal["eq", "ne", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "is_set", "is_empty"] | None = None
     value: str | int | list[str | int] | None = None
-    points: int | None = Field(default=None, ge=-1000, le=1000)
-    position: int | None = Field(default=None, ge=0, le=10_000)
-    is_active: bool | None = None
+    points: StrictInt | None = Field(default=None, ge=-1000, le=1000)
+    position: StrictInt | None = Field(default=None, ge=0, le=10_000)
+    is_active: StrictBool | None = None
 
 
 class ScoringRuleOut(BaseModel):
@@ -220,8 +227,8 @@ class AssignmentRuleIn(BaseModel):
     conditions: list[Condition] = Field(default_factory=list, max_length=20)
     target_user_id: uuid.UUID | None = None
     target_team_id: uuid.UUID | None = Field(default=None, description="Round-robin over the team's active members")
-    position: int = Field(default=0, ge=0, le=10_000)
-    is_active: bool = True
+    position: StrictInt = Field(default=0, ge=0, le=10_000)
+    is_active: StrictBool = True
 
     @model_validator(mode="after")
     def _one_target(self) -> AssignmentRuleIn:
@@ -262,7 +269,7 @@ class LeadImportOut(BaseModel):
 
 class LeadImportErrorOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    row_number: int = Field(description="1-based data row (the header is row 0)")
+    row_number: StrictInt = Field(description="1-based data row (the header is row 0)")
     code: str = Field(examples=["bad_email", "unknown_owner", "duplicate"])
     message: str
     duplicate_of: uuid.UUID | None

@@ -139,3 +139,13 @@ async def test_merge_keeps_history(client: httpx.AsyncClient, tenant: Tenant) ->
     assert ev.payload["merged"]["id"] == dup["id"] and "title" in ev.payload["filled_fields"]
     again = await client.post(f"/v1/leads/{keep['id']}/merge", json={"duplicate_id": dup["id"]}, headers=h)
     assert again.status_code == 409
+
+
+async def test_idempotency_key_covers_the_query_string(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """A retry replays; the same key with another query (e.g. allow_duplicates) is refused."""
+    h = {**tenant.admin.headers, "Idempotency-Key": "lead-key-1"}
+    first = await client.post("/v1/leads", json=lead_body(), headers=h)
+    replay = await client.post("/v1/leads", json=lead_body(), headers=h)
+    assert replay.json()["id"] == first.json()["id"]
+    other = await client.post("/v1/leads?allow_duplicates=true", json=lead_body(), headers=h)
+    assert other.status_code == 422 and other.json()["code"] == "idempotency-key-reused"
