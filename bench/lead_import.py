@@ -135,11 +135,14 @@ async def main() -> None:
             path = tmp / f"bench_leads_{run}.csv"
             make_csv(path, args.rows, users, seed=run, existing_emails=existing)
             copy_s = await bare_copy(url, path)
+            importer.TIMINGS = {}
             import_s, done = await run_import(db, org_id, path)
+            steps, importer.TIMINGS = importer.TIMINGS, None
             parse_s = parse_only(path)
             print(f"run {run}: COPY {args.rows / copy_s:,.0f} rows/s ({copy_s:.2f}s) | import {args.rows / import_s:,.0f} rows/s "
                   f"({import_s:.2f}s; created {done.created_count}, duplicates {done.duplicate_count}, errors {done.error_count}) "
                   f"| import/COPY time ratio {import_s / copy_s:.1f}x | parse pass alone {parse_s:.2f}s")
+            print("   steps (s): " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
         print(f"load after: {subprocess.getoutput('uptime').strip()}")
     finally:
         await db.dispose()
