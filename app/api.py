@@ -7,6 +7,9 @@ from app.core.idempotency import IdempotencyGuard
 from app.feeds.router import router as feeds_router
 from app.identity.router import router as identity_router
 from app.pipelines.router import opportunities_router, pipelines_router
+from app.accounts.router import router as accounts_router
+from app.activities.router import router as activities_router
+from app.leads.router import router as leads_router
 
 api_router = APIRouter(
     prefix="/v1",
@@ -14,7 +17,10 @@ api_router = APIRouter(
     dependencies=[IdempotencyGuard],
 )
 
-DOMAIN_ROUTERS: list[APIRouter] = [identity_router, feeds_router, pipelines_router, opportunities_router]
+DOMAIN_ROUTERS: list[APIRouter] = [
+    identity_router, feeds_router, pipelines_router, opportunities_router,
+    leads_router, accounts_router, activities_router,
+]
 
 for domain_router in DOMAIN_ROUTERS:
     api_router.include_router(domain_router)

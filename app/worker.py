@@ -15,6 +15,10 @@ from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import idempotency
+from app.accounts.value import classify_accounts
+from app.activities.service import raise_due_tasks
+from app.leads.importer import run_queued_imports
+from app.leads.jobs import raise_response_overdue
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.logging import configure_logging
@@ -30,6 +34,10 @@ JOBS: list[tuple[str, Job]] = [
     ("login-throttle-purge", throttle.purge_expired),
     ("refresh-token-purge", auth_service.purge_expired_refresh_tokens),
     ("opportunity-stalled", stalled.raise_stalled_events),
+    ("lead-imports", run_queued_imports),
+    ("lead-response-overdue", raise_response_overdue),
+    ("task-due", raise_due_tasks),
+    ("account-value-classes", classify_accounts),
 ]
 
 

@@ -98,7 +98,9 @@ async def idempotency_guard(
         return
     principal_key = hashlib.sha256(str(principal.actor_id or principal.org_id).encode()).hexdigest()
     body = await request.body()
-    request_hash = hashlib.sha256(b"%s %s\n%s" % (request.method.encode(), request.url.path.encode(), body)).hexdigest()
+    # The query string is part of the request (e.g. ?allow_duplicates=true): a retry must repeat it.
+    target = request.url.path + ("?" + request.url.query if request.url.query else "")
+    request_hash = hashlib.sha256(b"%s %s\n%s" % (request.method.encode(), target.encode(), body)).hexdigest()
     inserted = (
         await session.execute(
             pg_insert(IdempotencyRecord)

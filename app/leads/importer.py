@@ -1,0 +1,413 @@
+"""Bulk CSV import of leads, fast enough for 100k rows in a few seconds with dedupe on.
+
+How (measured in bench/README.md):
+1. One tight Python pass per chunk: csv module, normalise email/phone/company (phone via
+   the compiled fast path, company names memoised), per-row validation errors.
+2. asyncpg COPY of the chunk into a temporary staging table.
+3. A handful of set-based statements: owner lookup by email, duplicates against existing
+   leads and contacts (indexed normalised email/phone) and within the file (window
+   function), then one INSERT ... SELECT that also computes score and grade, and one
+   INSERT of the per-row errors.
+Chunks commit one by one, so progress is visible on the import resource while it runs and
+rows repeated across chunks are caught as duplicates of the already imported lead. The
+next chunk is parsed in a thread while the database works on the current one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import uuid
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any
+
+import structlog
+import uuid_utils
+from sqlalchemy import Column, Integer, case, MetaData, Table, Text, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.audit import AuditAction, record_audit
+from app.core.config import get_settings
+from app.core.db import utcnow
+from app.core.errors import NotFound, Unprocessable
+from app.core.events import record_event
+from app.core.pagination import keyset_page, page_of
+from app.identity.principal import Principal
+from app.leads.models import ImportStatus, Lead, LeadImport, LeadImportError, LeadSource
+from app.leads.normalize import normalize_company, normalize_email, phone_normalizer
+from app.leads.scoring import scoring_exprs
+
+log = structlog.get_logger(__name__)
+
+CHUNK_ROWS = 25_000
+COLUMNS = ("first_name", "last_name", "email", "phone", "title", "company", "company_size", "region",
+           "product_interest", "source", "campaign", "description", "owner_email")
+ALIASES = {"owner": "owner_email", "mobile": "phone", "phone_number": "phone", "company_name": "company",
+           "firstname": "first_name", "lastname": "last_name", "e-mail": "email", "email_address": "email"}
+MAX_LEN = {"first_name": 100, "last_name": 100, "email": 320, "phone": 50, "title": 200, "company": 300,
+           "region": 100, "product_interest": 100, "campaign": 200, "description": 20_000, "owner_email": 320}
+SOURCES = frozenset(s.value for s in LeadSource)
+STAGE_COLUMNS = ("row_number", "id", "first_name", "last_name", "email", "email_normalized", "phone", "phone_normalized",
+                 "title", "company", "company_normalized", "company_size", "region", "product_interest", "source",
+                 "campaign", "description", "owner_email", "error_code", "error_message")
+
+stage = Table(
+    "lead_import_stage", MetaData(),
+    Column("row_number", Integer), Column("id", UUID(as_uuid=True)),
+    *(Column(name, Integer if name == "company_size" else Text) for name in STAGE_COLUMNS[2:]),
+    Column("owner_id", UUID(as_uuid=True)), Column("duplicate_of", UUID(as_uuid=True)),
+)
+RAW_DDL = (
+    "CREATE TEMP TABLE lead_import_raw (row_number int, id uuid, "
+    + ", ".join(f"{c} text" for c in COLUMNS)
+    + ", email_normalized text, email_ok bool, phone_normalized text, phone_ok bool, company_normalized text) ON COMMIT DROP"
+)
+_TOO_LONG = " OR ".join(f"length(t.{c}) > {MAX_LEN[c]}" for c in MAX_LEN)
+_TRIMMED = ", ".join(f"nullif(btrim({c}), '') AS {c}" for c in COLUMNS)
+# Validation, trimming and the owner lookup for a whole chunk in one statement.
+STAGE_SQL = f"""
+CREATE TEMP TABLE lead_import_stage ON COMMIT DROP AS
+SELECT t.row_number, t.id, t.first_name, t.last_name, t.email,
+       t.email_normalized,
+       t.phone, t.phone_normalized, t.title, t.company, t.company_normalized,
+       CASE WHEN t.company_size ~ '^[0-9]{{1,8}}$' THEN t.company_size::int END AS company_size,
+       t.region, t.product_interest, coalesce(lower(t.source), :default_source) AS source, t.campaign, t.description,
+       lower(t.owner_email) AS owner_email, e.code AS error_code,
+       CASE e.code
+         WHEN 'too_long' THEN 'A value is longer than allowed (names 100, email 320, company 300 characters ...)'
+         WHEN 'bad_email' THEN quote_literal(t.email) || ' is not a valid email address'
+         WHEN 'bad_phone' THEN quote_literal(t.phone) || ' is not a valid phone number'
+         WHEN 'bad_company_size' THEN 'company_size ' || quote_literal(t.company_size) || ' is not a whole number'
+         WHEN 'bad_source' THEN 'source ' || quote_literal(t.source) || ' is not one of ' || :sources
+         WHEN 'missing_name' THEN 'a lead needs a name or a company'
+         WHEN 'unknown_owner' THEN 'No active user with email ' || t.owner_email
+       END AS error_message,
+       u.id AS owner_id, NULL::uuid AS duplicate_of
+FROM (SELECT row_number, id, email_normalized, email_ok, phone_normalized, phone_ok, company_normalized, {_TRIMMED}
+      FROM lead_import_raw) t
+LEFT JOIN "user" u ON t.owner_email IS NOT NULL AND lower(u.email) = lower(t.owner_email)
+                   AND u.org_id = :org AND u.is_active
+CROSS JOIN LATERAL (SELECT CASE
+    WHEN {_TOO_LONG} THEN 'too_long'
+    WHEN NOT t.email_ok THEN 'bad_email'
+    WHEN NOT t.phone_ok THEN 'bad_phone'
+    WHEN t.company_size IS NOT NULL AND t.company_size !~ '^[0-9]{{1,8}}$' THEN 'bad_company_size'
+    WHEN t.source IS NOT NULL AND lower(t.source) <> ALL(:source_list) THEN 'bad_source'
+    WHEN t.first_name IS NULL AND t.last_name IS NULL AND t.company IS NULL THEN 'missing_name'
+    WHEN t.owner_email IS NOT NULL AND u.id IS NULL THEN 'unknown_owner'
+  END AS code) e
+"""
+
+# Optional timing of each step (bench/lead_import.py sets it to a dict).
+TIMINGS: dict[str, float] | None = None
+
+
+def _tick(label: str, started: float) -> float:
+    now = time.perf_counter()
+    if TIMINGS is not None:
+        TIMINGS[label] = TIMINGS.get(label, 0.0) + now - started
+    return now
+
+
+class InvalidCsv(Unprocessable):
+    code, title = "invalid-csv", "The file is not a CSV this import understands"
+
+
+def decode(content: bytes) -> str:
+    try:
+        return content.decode("utf-8-sig").replace("\x00", "")
+    except UnicodeDecodeError:
+        raise InvalidCsv("The file must be UTF-8 encoded") from None
+
+
+def header_index(header: list[str]) -> tuple[int | None, ...]:
+    names = [ALIASES.get(h.strip().lower().replace(" ", "_"), h.strip().lower().replace(" ", "_")) for h in header]
+    index = tuple(names.index(c) if c in names else None for c in COLUMNS)
+    if index[COLUMNS.index("last_name")] is None and index[COLUMNS.index("company")] is None \
+            and index[COLUMNS.index("first_name")] is None:
+        raise InvalidCsv("The header needs at least one of first_name, last_name, company "
+                         f"(known columns: {', '.join(COLUMNS)})")
+    return index
+
+
+@lru_cache(maxsize=131072)
+def _company(name: str) -> str | None:
+    return normalize_company(name)
+
+
+class RowParser:
+    """CSV rows -> raw staging records. Kept to what only Python can do (phone numbers
+    via phonenumbers, company names via the suffix rules, ids); trimming, email checks,
+    lengths, sources and owners are checked by SQL over the whole chunk at once."""
+
+    def __init__(self, index: tuple[int | None, ...], default_source: str, region: str) -> None:
+        self.present = [(name, i) for name, i in zip(COLUMNS, index, strict=True) if i is not None]
+        self.columns = ("row_number", "id", *(name for name, _ in self.present), "email_normalized", "email_ok",
+                        "phone_normalized", "phone_ok", "company_normalized")
+        self.width = max(i for _, i in self.present) + 1
+        self.getter = itemgetter(*(i for _, i in self.present))
+        self.single = len(self.present) == 1
+        self.phone_at = index[COLUMNS.index("phone")]
+        self.email_at = index[COLUMNS.index("email")]
+        self.company_at = index[COLUMNS.index("company")]
+        self.default_source = default_source
+        self.phone = phone_normalizer(region)
+
+    def parse(self, rows: Iterator[list[str]], start: int, limit: int) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        append, getter, width, single = out.append, self.getter, self.width, self.single
+        phone_at, company_at, phone_norm, company_norm = self.phone_at, self.company_at, self.phone, _company
+        email_at = self.email_at
+        new_uuid = uuid_utils.uuid7
+        n = start
+        for row in rows:
+            n += 1
+            if len(row) < width:  # ragged row: pad instead of failing the file
+                row = row + [""] * (width - len(row))
+            values = (getter(row),) if single else getter(row)
+            email_n, email_ok = normalize_email(row[email_at]) if email_at is not None else (None, True)
+            phone_n, phone_ok = phone_norm(row[phone_at]) if phone_at is not None else (None, True)
+            company = row[company_at].strip() if company_at is not None else ""
+            append((n, str(new_uuid()), *values, email_n, email_ok, phone_n, phone_ok, company_norm(company) if company else None))
+            if len(out) >= limit:
+                break
+        return out
+
+
+@dataclass
+class ClaimedImport:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    created_by: uuid.UUID | None
+    skip_duplicates: bool
+    default_source: str
+
+
+async def enqueue(session: AsyncSession, principal: Principal, content: bytes, *, content_type: str | None,
+                  filename: str | None, skip_duplicates: bool) -> LeadImport:
+    principal.require("leads", "write")
+    if content_type and not any(t in content_type for t in ("text/csv", "text/plain", "application/octet-stream")):
+        raise InvalidCsv("Send the file as text/csv")
+    csv_text = decode(content)
+    try:
+        header = next(csv.reader(io.StringIO(csv_text[:65536])), None)
+    except csv.Error as exc:
+        raise InvalidCsv(f"Unreadable header: {exc}") from None
+    if not header:
+        raise InvalidCsv("The file is empty")
+    header_index(header)
+    filename = filename.replace("\x00", "") if filename else None
+    job = LeadImport(org_id=principal.org_id, created_by=principal.actor_id, filename=filename, status=ImportStatus.queued,
+                     skip_duplicates=skip_duplicates, content=content, default_source=LeadSource.import_.value)
+    session.add(job)
+    await session.flush()
+    await session.refresh(job)
+    await record_audit(session, principal, entity_type="lead_import", entity_id=job.id, action=AuditAction.create,
+                       after={"filename": filename, "bytes": len(content), "skip_duplicates": skip_duplicates})
+    await record_event(session, org_id=principal.org_id, type="lead_import.queued", entity_type="lead_import",
+                       entity_id=job.id, actor_id=principal.actor_id,
+                       payload={"import_id": job.id, "filename": filename, "bytes": len(content)})
+    return job
+
+
+async def get_import(session: AsyncSession, principal: Principal, import_id: uuid.UUID) -> LeadImport:
+    principal.require("leads", "read")
+    job = await session.scalar(select(LeadImport).where(LeadImport.id == import_id, LeadImport.org_id == principal.org_id))
+    if job is None:
+        raise NotFound("No lead import with that id")
+    return job
+
+
+async def list_imports(session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int) -> tuple[list[LeadImport], str | None]:
+    principal.require("leads", "read")
+    stmt = keyset_page(select(LeadImport).where(LeadImport.org_id == principal.org_id),
+                       [LeadImport.created_at, LeadImport.id], cursor=cursor, limit=limit, descending=True)
+    rows = list(await session.scalars(stmt))
+    return page_of(rows, limit, lambda r: (r.created_at.isoformat(), r.id))
+
+
+async def list_errors(session: AsyncSession, principal: Principal, import_id: uuid.UUID, *, cursor: str | None,
+                      limit: int) -> tuple[list[LeadImportError], str | None]:
+    job = await get_import(session, principal, import_id)
+    stmt = keyset_page(select(LeadImportError).where(LeadImportError.import_id == job.id,
+                                                     LeadImportError.org_id == principal.org_id),
+                       [LeadImportError.row_number], cursor=cursor, limit=limit)
+    rows = list(await session.scalars(stmt))
+    return page_of(rows, limit, lambda r: (r.row_number,))
+
+
+# ---- processing ---------------------------------------------------------------------------
+
+async def claim_next(sessionmaker: async_sessionmaker[AsyncSession], *,
+                     import_id: uuid.UUID | None = None) -> tuple[ClaimedImport, bytes] | None:
+    """Take the oldest queued import, or the given one (any number of workers: SKIP LOCKED)."""
+    async with sessionmaker() as session, session.begin():
+        candidates = select(LeadImport.id).where(LeadImport.status == ImportStatus.queued)
+        if import_id is not None:
+            candidates = candidates.where(LeadImport.id == import_id)
+        next_id = candidates.order_by(LeadImport.created_at) \
+            .limit(1).with_for_update(skip_locked=True).scalar_subquery()
+        row = (await session.execute(
+            update(LeadImport).where(LeadImport.id == next_id)
+            .values(status=ImportStatus.running, started_at=func.now(), updated_at=func.now())
+            .returning(LeadImport.id, LeadImport.org_id, LeadImport.created_by, LeadImport.skip_duplicates,
+                       LeadImport.default_source, LeadImport.content)
+        )).first()
+    if row is None:
+        return None
+    return ClaimedImport(*row[:5]), row[5] or b""
+
+
+async def start_direct(sessionmaker: async_sessionmaker[AsyncSession], *, org_id: uuid.UUID, created_by: uuid.UUID | None,
+                       filename: str | None, skip_duplicates: bool) -> ClaimedImport:
+    """For `crm import`: a running import whose file is read locally, never stored."""
+    async with sessionmaker() as session, session.begin():
+        job = LeadImport(org_id=org_id, created_by=created_by, filename=filename, status=ImportStatus.running,
+                         skip_duplicates=skip_duplicates, default_source=LeadSource.import_.value, started_at=utcnow())
+        session.add(job)
+        await session.flush()
+        return ClaimedImport(job.id, org_id, created_by, skip_duplicates, job.default_source)
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, content: bytes, *,
+                  on_progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS) -> LeadImport:
+    try:
+        csv_text = decode(content)
+        reader = csv.reader(io.StringIO(csv_text))
+        header = next(reader, None)
+        if not header:
+            raise InvalidCsv("The file is empty")
+        parser = RowParser(header_index(header), job.default_source, get_settings().default_phone_region)
+        estimate = max(csv_text.count("\n") - 1 + (0 if csv_text.endswith("\n") else 1), 0)
+        async with sessionmaker() as session, session.begin():
+            await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(total_rows=estimate))
+        done = 0
+        pending = asyncio.create_task(asyncio.to_thread(parser.parse, reader, 0, chunk_rows))
+        while True:
+            waited = time.perf_counter()
+            records = await pending
+            _tick("waiting for parse", waited)
+            if not records:
+                break
+            last_row = records[-1][0]
+            # Parse the next chunk while the database loads this one.
+            pending = asyncio.create_task(asyncio.to_thread(parser.parse, reader, last_row, chunk_rows))
+            started = time.perf_counter()
+            async with sessionmaker() as session, session.begin():
+                await _load_chunk(session, job, records, parser.columns)
+            _tick("chunk total (db)", started)
+            done += len(records)
+            if on_progress:
+                on_progress(done, max(done, estimate))
+        return await _finish(sessionmaker, job, total=done)
+    except Exception as exc:
+        log.warning("lead_import_failed", import_id=str(job.id), exc_info=exc)
+        # The resource shows our own problems verbatim, never SQL or internals.
+        reason = getattr(exc, "detail", None) or f"Unexpected error ({type(exc).__name__}); the rows of the failed chunk were not imported"
+        async with sessionmaker() as session, session.begin():
+            await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(
+                status=ImportStatus.failed, failure=reason[:2000],
+                finished_at=func.now(), content=None))
+            await record_event(session, org_id=job.org_id, type="lead_import.failed", entity_type="lead_import",
+                               entity_id=job.id, actor_id=job.created_by, payload={"import_id": job.id, "error": reason[:500]})
+        async with sessionmaker() as session:
+            failed = await session.get(LeadImport, job.id)
+            assert failed is not None
+            return failed
+
+
+async def _load_chunk(session: AsyncSession, job: ClaimedImport, records: list[tuple[Any, ...]],
+                      columns: tuple[str, ...]) -> None:
+    org = job.org_id
+    t = time.perf_counter()
+    conn = await session.connection()
+    # One import per organisation at a time, so concurrent imports cannot both insert a row.
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('lead_import:' || :org, 0))"), {"org": str(org)})
+    await conn.execute(text("DROP TABLE IF EXISTS pg_temp.lead_import_raw"))
+    await conn.execute(text("DROP TABLE IF EXISTS pg_temp.lead_import_stage"))
+    await conn.execute(text(RAW_DDL))
+    raw = (await conn.get_raw_connection()).driver_connection
+    await raw.copy_records_to_table("lead_import_raw", records=records, columns=columns)
+    t = _tick("copy", t)
+    await conn.execute(text(STAGE_SQL), {
+        "org": org, "default_source": job.default_source, "source_list": sorted(SOURCES),
+        "sources": ", ".join(sorted(SOURCES))})
+    await conn.execute(text("ANALYZE lead_import_stage"))
+    t = _tick("validate", t)
+    p = {"org": org}
+    if job.skip_duplicates:
+        for table, label in (("lead", "lead"), ("contact", "contact")):
+            live = "AND t.merged_into_id IS NULL" if table == "lead" else ""
+            for key in ("email", "phone"):
+                await conn.execute(text(
+                    f"UPDATE lead_import_stage s SET error_code = 'duplicate', duplicate_of = t.id, "
+                    f"error_message = '{key.capitalize()} matches existing {label} ' || t.id "
+                    f"FROM {table} t WHERE t.org_id = :org AND t.{key}_normalized = s.{key}_normalized {live} "
+                    f"AND s.{key}_normalized IS NOT NULL AND s.error_code IS NULL"), p)
+        for key in ("email", "phone"):
+            await conn.execute(text(
+                f"UPDATE lead_import_stage s SET error_code = 'duplicate', "
+                f"error_message = '{key.capitalize()} repeats row ' || f.first_row "
+                f"FROM (SELECT row_number, min(row_number) OVER (PARTITION BY {key}_normalized) AS first_row "
+                f"      FROM lead_import_stage WHERE {key}_normalized IS NOT NULL AND error_code IS NULL) f "
+                f"WHERE s.row_number = f.row_number AND f.first_row < f.row_number"))
+    t = _tick("dedupe", t)
+    score, breakdown, grade = await scoring_exprs(session, org, stage)
+    copied = ("id", "first_name", "last_name", "email", "email_normalized", "phone", "phone_normalized", "title",
+              "company", "company_normalized", "company_size", "region", "product_interest", "source", "campaign",
+              "description", "owner_id")
+    now = func.now()
+    await conn.execute(insert(Lead.__table__).from_select(
+        [*copied, "org_id", "score", "grade", "score_breakdown", "assigned_at", "import_id", "version"],
+        select(*(stage.c[c] for c in copied), literal(org, UUID(as_uuid=True)), score, grade, breakdown,
+               case((stage.c.owner_id.is_(None), None), else_=now),
+               literal(job.id, UUID(as_uuid=True)), literal(1)).where(stage.c.error_code.is_(None)),
+    ))
+    t = _tick("insert", t)
+    await conn.execute(text(
+        "INSERT INTO lead_import_error (import_id, row_number, org_id, code, message, duplicate_of) "
+        "SELECT :job, row_number, :org, error_code, error_message, duplicate_of FROM lead_import_stage "
+        "WHERE error_code IS NOT NULL"), {"job": job.id, "org": org})
+    counts = (await conn.execute(text(
+        "SELECT count(*) FILTER (WHERE error_code IS NULL), count(*) FILTER (WHERE error_code = 'duplicate'), "
+        "count(*) FILTER (WHERE error_code IS NOT NULL AND error_code <> 'duplicate'), count(*) FROM lead_import_stage"
+    ))).one()
+    await conn.execute(update(LeadImport).where(LeadImport.id == job.id).values(
+        created_count=LeadImport.created_count + counts[0], duplicate_count=LeadImport.duplicate_count + counts[1],
+        error_count=LeadImport.error_count + counts[2], processed_rows=LeadImport.processed_rows + counts[3],
+        updated_at=now))
+    _tick("errors+progress", t)
+
+
+async def _finish(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, *, total: int) -> LeadImport:
+    async with sessionmaker() as session, session.begin():
+        done = (await session.execute(
+            update(LeadImport).where(LeadImport.id == job.id)
+            .values(status=ImportStatus.completed, total_rows=total, finished_at=func.now(), content=None)
+            .returning(LeadImport)
+        )).scalar_one()
+        await record_event(session, org_id=job.org_id, type="lead_import.completed", entity_type="lead_import",
+                           entity_id=job.id, actor_id=job.created_by, payload={
+                               "import_id": job.id, "total_rows": total, "created": done.created_count,
+                               "duplicates": done.duplicate_count, "errors": done.error_count})
+        return done
+
+
+async def run_queued_imports(session: AsyncSession, settings: Any) -> int:
+    """Worker job: process queued imports, one after another, each in its own transactions."""
+    maker = async_sessionmaker(bind=session.bind, expire_on_commit=False, autoflush=False)
+    handled = 0
+    while (claimed := await claim_next(maker)) is not None:
+        job, content = claimed
+        await process(maker, job, content)
+        handled += 1
+    return handled

@@ -1,0 +1,92 @@
+"""Activities (first response stamping), tasks (the rep's to-do list) and the worker's
+task.due / task.reminder and lead.response_overdue events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+from sqlalchemy import update
+
+from app.activities.service import raise_due_tasks
+from app.identity.models import Role
+from app.leads.jobs import raise_response_overdue
+from app.leads.models import Lead
+from tests.support.crm_data import events, lead_body
+from tests.support.factories import Tenant
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+async def test_first_activity_stamps_first_response(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    rep = await tenant.add_user(Role.rep)
+    lead = (await client.post("/v1/leads", json=lead_body(), headers=rep.headers)).json()
+    assert lead["first_response_at"] is None
+    r = await client.post("/v1/activities", json={"kind": "call", "subject": "首次电话", "lead_id": lead["id"],
+                                                  "duration_minutes": 5}, headers=rep.headers)
+    assert r.status_code == 201, r.text
+    act = r.json()
+    assert act["owner_id"] == str(rep.id)
+    got = (await client.get(f"/v1/leads/{lead['id']}", headers=rep.headers)).json()
+    assert got["first_response_at"] == act["occurred_at"] and got["status"] == "contacted"
+    later = await client.post("/v1/activities", json={"kind": "email", "subject": "follow-up", "lead_id": lead["id"]},
+                              headers=rep.headers)
+    assert later.status_code == 201
+    assert (await client.get(f"/v1/leads/{lead['id']}", headers=rep.headers)).json()["first_response_at"] == act["occurred_at"]
+    listed = (await client.get("/v1/activities", params={"lead_id": lead["id"], "kind": "call"}, headers=rep.headers)).json()
+    assert [a["id"] for a in listed["items"]] == [act["id"]]
+    assert (await client.post("/v1/activities", json={"kind": "call", "subject": "x"}, headers=rep.headers)).status_code == 422
+    other = await tenant.add_user(Role.rep)
+    assert (await client.get(f"/v1/activities/{act['id']}", headers=other.headers)).status_code == 404
+    r = await client.patch(f"/v1/activities/{act['id']}", json={"body": "客户有兴趣"}, headers={**rep.headers, "If-Match": '"1"'})
+    assert r.status_code == 200 and r.json()["version"] == 2
+    assert (await client.delete(f"/v1/activities/{act['id']}", headers=rep.headers)).status_code == 204
+
+
+async def test_response_overdue_event(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    h = tenant.admin.headers
+    late = (await client.post("/v1/leads", json=lead_body(), headers=h)).json()
+    fresh = (await client.post("/v1/leads", json=lead_body(email="f@x.example", phone=None), headers=h)).json()
+    answered = (await client.post("/v1/leads", json=lead_body(email="a@x.example", phone=None), headers=h)).json()
+    await client.post("/v1/activities", json={"kind": "call", "subject": "hi", "lead_id": answered["id"]}, headers=h)
+    two_hours_ago = NOW - dt.timedelta(hours=2)
+    await tenant.session.execute(update(Lead).where(Lead.id.in_([late["id"], answered["id"]])).values(created_at=two_hours_ago))
+    # (Counts are checked on this organisation's events: other tests' committed data may be due too.)
+    await raise_response_overdue(tenant.session, None)
+    overdue = await events(tenant.session, tenant.id, "lead.response_overdue")
+    assert [str(e.entity_id) for e in overdue] == [late["id"]]
+    assert overdue[0].payload["minutes_waiting"] >= 119
+    await raise_response_overdue(tenant.session, None)
+    assert len(await events(tenant.session, tenant.id, "lead.response_overdue")) == 1  # raised once
+    # A stricter target (30 minutes) catches the lead created 45 minutes ago.
+    await client.put("/v1/lead-settings", json={"grade_a_min": 80, "grade_b_min": 50, "grade_c_min": 20,
+                                                 "response_target_minutes": 30}, headers=h)
+    await tenant.session.execute(update(Lead).where(Lead.id == fresh["id"]).values(created_at=NOW - dt.timedelta(minutes=45)))
+    await raise_response_overdue(tenant.session, None)
+    assert len(await events(tenant.session, tenant.id, "lead.response_overdue")) == 2
+
+
+async def test_tasks_todo_list_and_due_events(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    rep = await tenant.add_user(Role.rep)
+    h = rep.headers
+    soon = (NOW + dt.timedelta(hours=1)).isoformat()
+    r = await client.post("/v1/tasks", json={"title": "发送报价 Send quote", "due_at": soon,
+                                             "remind_at": (NOW - dt.timedelta(minutes=1)).isoformat()}, headers=h)
+    assert r.status_code == 201, r.text
+    overdue = (await client.post("/v1/tasks", json={"title": "Call back", "due_at": (NOW - dt.timedelta(hours=1)).isoformat()},
+                                 headers=h)).json()
+    await client.post("/v1/tasks", json={"title": "Later", "due_at": (NOW + dt.timedelta(days=3)).isoformat()}, headers=h)
+    todo = (await client.get("/v1/tasks", params={"assignee": "me", "due_before": (NOW + dt.timedelta(days=1)).isoformat()},
+                             headers=h)).json()["items"]
+    assert [t["title"] for t in todo] == ["Call back", "发送报价 Send quote"]
+    assert (await client.get("/v1/tasks", params={"due_before": "0.5"}, headers=h)).status_code == 422
+    assert (await client.post("/v1/tasks", json={"title": "x", "due_at": "2026-11-23T10:00:00"}, headers=h)).status_code == 422
+    assert await raise_due_tasks(tenant.session, None) >= 2
+    assert [e.payload["task"]["title"] for e in await events(tenant.session, tenant.id, "task.due")] == ["Call back"]
+    assert [e.payload["task"]["title"] for e in await events(tenant.session, tenant.id, "task.reminder")] == ["发送报价 Send quote"]
+    await raise_due_tasks(tenant.session, None)
+    assert len(await events(tenant.session, tenant.id, "task.due")) == 1  # announced once
+    done = await client.patch(f"/v1/tasks/{overdue['id']}", json={"status": "done"}, headers=h)
+    assert done.json()["completed_at"] and (await events(tenant.session, tenant.id, "task.completed"))
+    other = await tenant.add_user(Role.rep)
+    assert (await client.get(f"/v1/tasks/{overdue['id']}", headers=other.headers)).status_code == 404

@@ -1,0 +1,70 @@
+"""Scoring rules -> score, grade and a readable breakdown; recomputed on rule changes."""
+
+from __future__ import annotations
+
+import httpx
+
+from app.identity.models import Role
+from tests.support.crm_data import lead_body
+from tests.support.factories import Tenant
+
+RULES = [
+    {"name": "Referral", "field": "source", "operator": "eq", "value": "referral", "points": 20},
+    {"name": "Big company", "field": "company_size", "operator": "gt", "value": 500, "points": 15},
+    {"name": "No phone", "field": "phone", "operator": "is_empty", "points": -10},
+    {"name": "Machines", "field": "product_interest", "operator": "in", "value": ["CNC", "Lathe"], "points": 55},
+]
+
+
+async def _rules(client: httpx.AsyncClient, tenant: Tenant) -> list[dict]:
+    out = []
+    for rule in RULES:
+        r = await client.post("/v1/lead-scoring-rules", json=rule, headers=tenant.admin.headers)
+        assert r.status_code == 201, r.text
+        out.append(r.json())
+    return out
+
+
+async def test_score_grade_and_breakdown(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    await _rules(client, tenant)
+    h = tenant.admin.headers
+    r = await client.post("/v1/leads", json=lead_body(source="referral", company_size=800, phone=None, product_interest="cnc"), headers=h)
+    lead = r.json()
+    assert lead["score"] == 20 + 15 - 10 + 55 and lead["grade"] == "A"
+    assert {(i["name"], i["points"], i["condition"]) for i in lead["score_breakdown"]} == {
+        ("Referral", 20, "source = referral"), ("Big company", 15, "company_size > 500"),
+        ("No phone", -10, "phone is empty"), ("Machines", 55, "product_interest in ['CNC', 'Lathe']")}
+    low = (await client.post("/v1/leads", json=lead_body(source="event", email="x@y.example", company="Other"), headers=h)).json()
+    assert low["score"] == 0 and low["grade"] == "D" and low["score_breakdown"] == []
+    # Updating the lead rescores it.
+    r = await client.patch(f"/v1/leads/{low['id']}", json={"source": "referral", "company_size": 501}, headers=h)
+    assert r.json()["score"] == 35 and r.json()["grade"] == "C"
+
+
+async def test_rule_and_threshold_changes_rescore_every_lead(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    rules = await _rules(client, tenant)
+    h = tenant.admin.headers
+    lead = (await client.post("/v1/leads", json=lead_body(source="referral"), headers=h)).json()
+    assert lead["score"] == 20 and lead["grade"] == "C"
+    r = await client.patch(f"/v1/lead-scoring-rules/{rules[0]['id']}", json={"points": 60}, headers={**h, "If-Match": '"1"'})
+    assert r.status_code == 200 and r.json()["version"] == 2
+    assert (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()["score"] == 60
+    bad = await client.patch(f"/v1/lead-scoring-rules/{rules[0]['id']}", json={"operator": "gt"}, headers=h)
+    assert bad.status_code == 422  # 'source > referral' is not a rule
+    r = await client.put("/v1/lead-settings", json={"grade_a_min": 55, "grade_b_min": 30, "grade_c_min": 10,
+                                                     "response_target_minutes": 30}, headers=h)
+    assert r.status_code == 200
+    assert (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()["grade"] == "A"
+    assert (await client.delete(f"/v1/lead-scoring-rules/{rules[0]['id']}", headers=h)).status_code == 204
+    assert (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()["score"] == 0
+
+
+async def test_rules_are_validated_and_admin_only(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    h = tenant.admin.headers
+    for bad in ({**RULES[0], "operator": "gt"}, {**RULES[1], "value": "big"}, {**RULES[2], "value": "x"},
+                {**RULES[3], "value": []}, {**RULES[0], "field": "owner_id"}):
+        assert (await client.post("/v1/lead-scoring-rules", json=bad, headers=h)).status_code == 422, bad
+    assert (await client.put("/v1/lead-settings", json={"grade_a_min": 10, "grade_b_min": 30, "grade_c_min": 5,
+                                                         "response_target_minutes": 30}, headers=h)).status_code == 422
+    rep = await tenant.add_user(Role.rep)
+    assert (await client.post("/v1/lead-scoring-rules", json=RULES[0], headers=rep.headers)).status_code == 403
