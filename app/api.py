@@ -11,7 +11,9 @@ api_router = APIRouter(
     dependencies=[IdempotencyGuard],
 )
 
-DOMAIN_ROUTERS: list[APIRouter] = []
+from app.analytics.router import router as analytics_router  # noqa: E402
+
+DOMAIN_ROUTERS: list[APIRouter] = [analytics_router]
 
 for domain_router in DOMAIN_ROUTERS:
     api_router.include_router(domain_router)
