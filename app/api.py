@@ -2,14 +2,15 @@
 
 from fastapi import APIRouter
 
+from app.accounts.router import router as accounts_router
+from app.activities.router import router as activities_router
+from app.analytics.router import router as analytics_router
 from app.core.errors import COMMON_ERROR_STATUSES, problem_responses
 from app.core.idempotency import IdempotencyGuard
 from app.feeds.router import router as feeds_router
 from app.identity.router import router as identity_router
-from app.pipelines.router import opportunities_router, pipelines_router
-from app.accounts.router import router as accounts_router
-from app.activities.router import router as activities_router
 from app.leads.router import router as leads_router
+from app.pipelines.router import opportunities_router, pipelines_router
 
 api_router = APIRouter(
     prefix="/v1",
@@ -19,7 +20,7 @@ api_router = APIRouter(
 
 DOMAIN_ROUTERS: list[APIRouter] = [
     identity_router, feeds_router, pipelines_router, opportunities_router,
-    leads_router, accounts_router, activities_router,
+    leads_router, accounts_router, activities_router, analytics_router,
 ]
 
 for domain_router in DOMAIN_ROUTERS:

@@ -1,6 +1,7 @@
 """Imports every domain's models so Base.metadata is complete (Alembic, the schema check).
 A new domain adds its models module here."""
 
+from app.analytics import models as analytics_models  # noqa: F401
 from app.core import audit, events, idempotency  # noqa: F401
 from app.core.db import Base
 from app.identity import models as identity_models  # noqa: F401
