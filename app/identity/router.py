@@ -24,6 +24,7 @@ from app.identity.schemas import (
     PasswordChange,
     PasswordSet,
     RefreshRequest,
+    SessionOut,
     TeamCreate,
     TeamOut,
     TeamUpdate,
@@ -119,6 +120,25 @@ async def read_me(session: SessionDep, principal: CurrentPrincipal) -> MeOut:
 async def change_my_password(session: SessionDep, principal: CurrentPrincipal, body: PasswordChange) -> Response:
     """Every refresh token of the user is revoked: other devices sign in again."""
     await service.change_own_password(session, principal, current=body.current_password, new=body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@me_router.get("/sessions", response_model=list[SessionOut], summary="My active sign-ins")
+async def list_my_sessions(session: SessionDep, principal: CurrentPrincipal) -> list[SessionOut]:
+    """Each sign-in (device) keeps its id across refreshes."""
+    return [SessionOut(**row) for row in await service.list_sessions(session, principal)]
+
+
+@me_router.delete("/sessions", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out everywhere")
+async def revoke_my_sessions(session: SessionDep, principal: CurrentPrincipal) -> Response:
+    """Revokes every refresh token of the user; access tokens expire within minutes."""
+    await service.revoke_sessions(session, principal, family_id=None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@me_router.delete("/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Sign out one device")
+async def revoke_my_session(session: SessionDep, principal: CurrentPrincipal, session_id: uuid.UUID) -> Response:
+    await service.revoke_sessions(session, principal, family_id=session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

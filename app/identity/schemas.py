@@ -152,3 +152,14 @@ class TokenPair(BaseModel):
 
 class RefreshRequest(Input):
     refresh_token: str = Field(max_length=4096)
+
+
+class SessionOut(BaseModel):
+    """One sign-in (a refresh-token family) of the current user."""
+
+    id: uuid.UUID = Field(description="The sign-in's id (stable across refreshes)")
+    signed_in_at: dt.datetime
+    last_refreshed_at: dt.datetime
+    expires_at: dt.datetime
+    user_agent: str | None
+    address: str | None

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 
 from app.core.audit import AuditAction, record_audit
@@ -588,3 +589,54 @@ async def get_org(session: AsyncSession, principal: Principal) -> Org:
     if org is None:
         raise NotFound("Your organisation no longer exists")
     return org
+
+
+# ---------------------------------------------------------------------------------------
+# Sessions (refresh-token families) of the signed-in user
+
+
+def _require_user(principal: Principal) -> uuid.UUID:
+    if principal.kind != "user" or principal.user_id is None:
+        raise Forbidden("Only a signed-in user has sessions")
+    return principal.user_id
+
+
+async def list_sessions(session: AsyncSession, principal: Principal) -> list[dict[str, Any]]:
+    """The user's live sign-ins, newest first: families with an unspent, unexpired token."""
+    user_id = _require_user(principal)
+    rt = RefreshToken
+    live = (rt.used_at.is_(None)) & (rt.expires_at > func.now())
+    rows = (
+        await session.execute(
+            select(
+                rt.family_id.label("id"),
+                func.min(rt.issued_at).label("signed_in_at"),
+                func.max(rt.issued_at).label("last_refreshed_at"),
+                func.max(rt.expires_at).label("expires_at"),
+                func.array_agg(aggregate_order_by(rt.user_agent, rt.issued_at.desc(), rt.id.desc()))[1].label("user_agent"),
+                func.array_agg(aggregate_order_by(rt.address, rt.issued_at.desc(), rt.id.desc()))[1].label("address"),
+            )
+            .where(rt.org_id == principal.org_id, rt.user_id == user_id, rt.revoked_at.is_(None))
+            .group_by(rt.family_id)
+            .having(func.bool_or(live))
+            .order_by(func.max(rt.issued_at).desc(), rt.family_id)
+            .limit(200)
+        )
+    ).mappings().all()
+    return [dict(r) for r in rows]
+
+
+async def revoke_sessions(session: AsyncSession, principal: Principal, *, family_id: uuid.UUID | None) -> None:
+    """Sign out one sign-in (404 if it is not the caller's live one) or, without an id, all."""
+    user_id = _require_user(principal)
+    stmt = (
+        update(RefreshToken)
+        .where(RefreshToken.org_id == principal.org_id, RefreshToken.user_id == user_id,
+               RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    if family_id is not None:
+        stmt = stmt.where(RefreshToken.family_id == family_id)
+    result = await session.execute(stmt)
+    if family_id is not None and not result.rowcount:
+        raise NotFound("No active session with that id")

@@ -30,7 +30,8 @@ API_KEY_ENDPOINTS = [
     IdEndpoint("GET", "/v1/api-keys/{id}"),
     IdEndpoint("DELETE", "/v1/api-keys/{id}"),
 ]
-ENDPOINTS = USER_ENDPOINTS + TEAM_ENDPOINTS + API_KEY_ENDPOINTS
+SESSION_ENDPOINTS = [IdEndpoint("DELETE", "/v1/me/sessions/{id}")]
+ENDPOINTS = USER_ENDPOINTS + TEAM_ENDPOINTS + API_KEY_ENDPOINTS + SESSION_ENDPOINTS
 
 
 def _row(obj: Any) -> dict[str, Any]:
@@ -112,3 +113,23 @@ async def test_references_to_another_org_in_bodies_read_as_unknown(
         missing = await client.post("/v1/teams", headers=tenant.admin.headers, json={**body, field: str(uuid.uuid4())})
         assert foreign.status_code == missing.status_code == 422
         assert foreign.json()["detail"] == missing.json()["detail"]
+
+
+async def test_sessions_of_another_org_are_invisible(client: httpx.AsyncClient, tenant: Tenant,
+                                                     other_tenant: Tenant, session: AsyncSession) -> None:
+    from app.identity.models import RefreshToken
+    from tests.identity.helpers import tokens_for
+
+    pair = await tokens_for(client, tenant.admin.user.email)
+    family_id = (await client.get("/v1/me/sessions", headers=tenant.admin.headers)).json()[0]["id"]
+
+    async def snapshot() -> Any:
+        rows = await session.scalars(select(RefreshToken).where(RefreshToken.family_id == uuid.UUID(family_id))
+                                     .execution_options(populate_existing=True))
+        return [_row(r) for r in rows]
+
+    await assert_cross_tenant_404(
+        client, record_id=uuid.UUID(family_id), intruder_headers=other_tenant.admin.headers,
+        endpoints=SESSION_ENDPOINTS, snapshot=snapshot,
+    )
+    assert (await client.post("/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})).status_code == 200

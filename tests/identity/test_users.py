@@ -234,3 +234,16 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
     finally:
         async with database.sessionmaker() as s, s.begin():
             await s.execute(Org.__table__.delete().where(Org.id == tenant.id))
+
+
+async def test_email_change_keeps_emails_unique(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    rep = await tenant.add_user(Role.rep, password_hash=known_password_hash())
+    other = await tenant.add_user(Role.rep)
+    taken = await client.patch(f"/v1/users/{rep.id}", headers=tenant.admin.headers,
+                               json={"email": other.user.email.upper()})
+    assert taken.status_code == 409 and taken.json()["code"] == "email-taken"
+    new_email = unique_email("renamed")
+    moved = await client.patch(f"/v1/users/{rep.id}", headers=tenant.admin.headers, json={"email": new_email})
+    assert moved.status_code == 200 and moved.json()["email"] == new_email
+    assert (await sign_in(client, new_email)).status_code == 200
+    assert (await sign_in(client, rep.user.email)).status_code == 401
