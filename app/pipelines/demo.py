@@ -36,12 +36,12 @@ DEALS = 640
 # Per open stage (in order): chance to advance, median days in stage, lost reasons that
 # end deals there (weights).
 STAGE_MODEL: list[tuple[float, float, dict[str, int]]] = [
-    (0.72, 4, {"No response from the customer": 5, "No budget": 2, "Product does not fit": 2}),
-    (0.70, 6, {"No response from the customer": 3, "No budget": 3, "Product does not fit": 2}),
-    (0.68, 10, {"Product does not fit": 3, "No budget": 3, "Chose to build in-house": 2}),
-    (0.66, 14, {"Lost to a competitor": 3, "Chose to build in-house": 2, "Project cancelled or postponed": 2}),
-    (0.62, 9, {"Price too high": 5, "Lost to a competitor": 4}),
-    (0.70, 12, {"Price too high": 3, "Lost to a competitor": 3, "Project cancelled or postponed": 2}),
+    (0.82, 4, {"No response from the customer": 5, "No budget": 2, "Product does not fit": 2}),
+    (0.80, 6, {"No response from the customer": 3, "No budget": 3, "Product does not fit": 2}),
+    (0.76, 10, {"Product does not fit": 3, "No budget": 3, "Chose to build in-house": 2}),
+    (0.74, 14, {"Lost to a competitor": 3, "Chose to build in-house": 2, "Project cancelled or postponed": 2}),
+    (0.70, 9, {"Price too high": 5, "Lost to a competitor": 4}),
+    (0.76, 12, {"Price too high": 3, "Lost to a competitor": 3, "Project cancelled or postponed": 2}),
 ]
 # rep key -> (per-stage multiplier on the advance chance, speed factor on durations)
 REP_SKILL: dict[str, tuple[list[float], float]] = {

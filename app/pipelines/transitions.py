@@ -244,8 +244,9 @@ async def transition(
     elif data.lost_reason_id is not None:
         raise InvalidTransition("lost_reason_id only applies when moving into a lost stage")
     if data.override:
-        if not principal.is_admin:
-            raise AdminOnly("Only an administrator may override the stage gates")
+        # A person's explicit decision: API keys and automations never bypass the gates.
+        if not principal.is_admin or principal.kind != "user":
+            raise AdminOnly("Only an administrator (a person, not an API key) may override the stage gates")
         if not data.reason:
             raise ReasonRequired("An override needs a reason; it is recorded in the history")
     occurred_at = _check_time(principal, data.occurred_at, row)
