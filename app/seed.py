@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.security import hash_password
 from app.identity.models import Org, Role, Team, User
 from app.identity.service import create_org
+from app.pipelines.demo import seed_pipeline_demo
 
 DEMO_ORG_NAME = "Demo Trading Co. 演示贸易有限公司"
 DEMO_PASSWORD = "demo-password-123"
@@ -67,4 +68,5 @@ async def seed_demo(session: AsyncSession) -> DemoOrg:
     demo.teams = {"sales": sales.id, "east": east.id, "north": north.id}
     demo.users = {u.email.split("@")[0]: u.id for u in [admin, director, east_mgr, north_mgr, *reps, viewer]}
     await session.flush()
+    await seed_pipeline_demo(session, org.id, demo.users)
     return demo

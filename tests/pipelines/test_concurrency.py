@@ -62,6 +62,11 @@ async def test_concurrent_moves_with_the_same_if_match_exactly_one_wins(committe
         assert set(codes) <= {201, 412}, codes
     count, version = await _chain_is_consistent(database, deal["id"])
     assert (count, version) == (4, 4)
+    # The read path outside a transaction (autocommit reader on the real pool) sees it.
+    got = await committed_client.get(f"/v1/opportunities/{deal['id']}", headers=admin.headers)
+    assert got.status_code == 200 and got.headers["etag"] == '"4"' and got.json()["status"] == "lost"
+    listed = await committed_client.get("/v1/opportunities", params={"status": "lost"}, headers=admin.headers)
+    assert [d["id"] for d in listed.json()["items"]] == [deal["id"]]
 
 
 async def test_concurrent_moves_without_if_match_serialise_into_one_chain(committed_client, committed_tenant, database):

@@ -54,3 +54,17 @@ async def test_closed_deals_are_never_stalled(client, tenant, session):
     assert out["opportunity"]["stalled"] is False
     await raise_stalled_events(session)
     assert await _stalled_events(session, deal["id"]) == 0
+
+
+async def test_the_worker_runs_the_stalled_job_with_real_commits(committed_client, committed_tenant, database, settings):
+    from app.worker import run_once
+
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=30)).isoformat()
+    r = await committed_client.post("/v1/opportunities", json={"name": "worker 停滞", "created_at": old},
+                                    headers=committed_tenant.admin.headers)
+    deal = r.json()
+    handled = await run_once(database, settings)
+    assert handled["opportunity-stalled"] >= 1
+    assert (await run_once(database, settings))["opportunity-stalled"] == 0
+    async with database.sessionmaker() as s:
+        assert await _stalled_events(s, deal["id"]) == 1
