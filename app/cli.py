@@ -175,6 +175,11 @@ def _seed_demo(url: str, settings: Settings, *, only_if_missing: bool) -> None:
     asyncio.run(go())
 
 
+from app.leads.cli import import_app  # noqa: E402
+
+cli.add_typer(import_app, name="import")
+
+
 def main() -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     cli()

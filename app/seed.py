@@ -6,6 +6,7 @@ Each domain adds its part in its own `demo.py` and is called from here in order.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ class DemoOrg:
     password: str
     users: dict[str, uuid.UUID] = field(default_factory=dict)
     teams: dict[str, uuid.UUID] = field(default_factory=dict)
+    crm: dict[str, Any] = field(default_factory=dict)  # leads/accounts/contacts demo ids
 
 
 async def demo_exists(session: AsyncSession) -> bool:
@@ -69,4 +71,7 @@ async def seed_demo(session: AsyncSession) -> DemoOrg:
     demo.users = {u.email.split("@")[0]: u.id for u in [admin, director, east_mgr, north_mgr, *reps, viewer]}
     await session.flush()
     await seed_pipeline_demo(session, org.id, demo.users)
+    from app.leads.demo import seed_leads_demo
+
+    demo.crm = await seed_leads_demo(session, org_id=org.id, users=demo.users, teams=demo.teams)
     return demo
