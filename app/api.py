@@ -11,9 +11,10 @@ api_router = APIRouter(
     dependencies=[IdempotencyGuard],
 )
 
+from app.analytics.alerts_router import router as alerts_router  # noqa: E402
 from app.analytics.router import router as analytics_router  # noqa: E402
 
-DOMAIN_ROUTERS: list[APIRouter] = [analytics_router]
+DOMAIN_ROUTERS: list[APIRouter] = [analytics_router, alerts_router]
 
 for domain_router in DOMAIN_ROUTERS:
     api_router.include_router(domain_router)

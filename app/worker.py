@@ -14,6 +14,7 @@ import structlog
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics import alerts
 from app.core import idempotency
 from app.core.config import Settings
 from app.core.db import Database
@@ -25,6 +26,7 @@ Job = Callable[[AsyncSession, Settings], Awaitable[int]]
 # (name, job): a job returns how many items it handled.
 JOBS: list[tuple[str, Job]] = [
     ("idempotency-purge", idempotency.purge_expired),
+    ("analytics-alerts", alerts.evaluate_rules),
 ]
 
 
