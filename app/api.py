@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from app.accounts.router import router as accounts_router
 from app.activities.router import router as activities_router
+from app.analytics.alerts_router import router as alerts_router
 from app.analytics.router import router as analytics_router
 from app.core.errors import COMMON_ERROR_STATUSES, problem_responses
 from app.core.idempotency import IdempotencyGuard
@@ -20,7 +21,7 @@ api_router = APIRouter(
 
 DOMAIN_ROUTERS: list[APIRouter] = [
     identity_router, feeds_router, pipelines_router, opportunities_router,
-    leads_router, accounts_router, activities_router, analytics_router,
+    leads_router, accounts_router, activities_router, analytics_router, alerts_router,
 ]
 
 for domain_router in DOMAIN_ROUTERS:

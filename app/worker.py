@@ -14,6 +14,7 @@ import structlog
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics import alerts
 from app.core import idempotency
 from app.accounts.value import classify_accounts
 from app.activities.service import raise_due_tasks
@@ -38,6 +39,7 @@ JOBS: list[tuple[str, Job]] = [
     ("lead-response-overdue", raise_response_overdue),
     ("task-due", raise_due_tasks),
     ("account-value-classes", classify_accounts),
+    ("analytics-alerts", alerts.evaluate_rules),
 ]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 
 from tests.analytics.conftest import January
@@ -92,9 +94,15 @@ async def test_group_by_owner_and_weekly_series(client: httpx.AsyncClient, janua
 
 
 async def test_another_organisation_sees_only_its_own_deal(client: httpx.AsyncClient, january: January, other_tenant) -> None:  # type: ignore[no-untyped-def]
-    res = await client.get("/v1/analytics/stage-conversion", params=january.params(), headers=other_tenant.admin.headers)
-    assert res.status_code == 404  # the pipeline belongs to another organisation
-    assert res.json()["code"] == "not-found"
+    # Every figure taking a pipeline id answers 404 for another organisation's pipeline,
+    # exactly as for one that does not exist.
+    for path in ("stage-conversion", "stage-duration", "pipeline-value", "scorecard", "win-rate", "lost-reasons",
+                 "forecast", "velocity"):
+        res = await client.get(f"/v1/analytics/{path}", params=january.params(), headers=other_tenant.admin.headers)
+        missing = await client.get(f"/v1/analytics/{path}", params={**january.params(), "pipeline_id": str(uuid.uuid4())},
+                                   headers=other_tenant.admin.headers)
+        assert res.status_code == missing.status_code == 404, path
+        assert res.json()["detail"] == missing.json()["detail"]
 
 
 async def test_bad_parameters_are_clear_4xx(client: httpx.AsyncClient, january: January) -> None:
