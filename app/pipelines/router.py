@@ -24,6 +24,7 @@ from app.pipelines.schemas import (
     TransitionIn, TransitionOut, TransitionResult,
 )
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 IfMatch = Annotated[str | None, Header(description="The ETag you read; 412 if the record changed since")]
 
 pipelines_router = APIRouter(tags=["pipelines"])
@@ -134,9 +135,10 @@ async def list_opportunities(
     close_from: Annotated[IsoDate | None, Query(description="Expected close date on or after")] = None,
     close_to: Annotated[IsoDate | None, Query(description="Expected close date on or before")] = None,
     stalled: Annotated[bool | None, Query(description="Only stalled (true) or only not stalled (false) deals")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200, description="Substring of the name, any language")] = None,
-    source: Annotated[str | None, Query(max_length=50)] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL,
+                                   description="Substring of the name, any language")] = None,
+    source: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
+    tag: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
     limit: LimitParam = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> Response:

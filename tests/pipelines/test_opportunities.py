@@ -164,3 +164,23 @@ async def test_delete_hides_the_deal_but_keeps_its_history(client, tenant, sessi
     viewer = await tenant.add_user(Role.viewer)
     other = await new_deal(client, tenant.admin)
     assert (await client.delete(f"/v1/opportunities/{other['id']}", headers=viewer.headers)).status_code == 403
+
+
+async def test_text_postgresql_cannot_store_is_a_422_not_a_500(client, tenant):
+    deal = await new_deal(client, tenant.admin)
+    bodies = [
+        ("POST", "/v1/opportunities", {"name": "nul \u0000 byte"}),
+        ("PATCH", f"/v1/opportunities/{deal['id']}", {"description": "a\u0000b"}),
+        ("POST", "/v1/lost-reasons", {"name": "x", "labels": {"zh-CN": "坏\u0000"}}),
+        ("POST", "/v1/lost-reasons", {"name": "x", "labels": {"k\u0000": "v"}}),
+    ]
+    for method, path, body in bodies:
+        r = await client.request(method, path, json=body, headers=tenant.admin.headers)
+        assert r.status_code == 422, (path, r.text)
+    # A lone surrogate (valid JSON, not valid UTF-8) is refused the same way.
+    r = await client.post("/v1/opportunities", content=b'{"name": "x\\ud800"}',
+                          headers={**tenant.admin.headers, "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    for params in ({"q": "a\u0000"}, {"tag": "\u0000"}, {"source": "x\u0000y"}):
+        r = await client.get("/v1/opportunities", params=params, headers=tenant.admin.headers)
+        assert r.status_code == 422, (params, r.text)
