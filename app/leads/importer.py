@@ -4,10 +4,10 @@ How (measured in bench/README.md):
 1. One tight Python pass per chunk: csv module, normalise email/phone/company (phone via
    the compiled fast path, company names memoised), per-row validation errors.
 2. asyncpg COPY of the chunk into a temporary staging table.
-3. A handful of set-based statements: owner lookup by email, duplicates against existing
-   leads and contacts (indexed normalised email/phone) and within the file (window
-   function), then one INSERT ... SELECT that also computes score and grade, and one
-   INSERT of the per-row errors.
+3. A handful of set-based statements: duplicates against existing leads and contacts
+   (indexed normalised email/phone) and within the file (window function), then one
+   INSERT ... SELECT that also computes score and grade, and one INSERT of the per-row
+   errors. (Owners are matched in step 1 from a preloaded email -> id map.)
 Chunks commit one by one, so progress is visible on the import resource while it runs and
 rows repeated across chunks are caught as duplicates of the already imported lead. The
 next chunk is parsed in a thread while the database works on the current one.
