@@ -81,12 +81,12 @@ async def setup_org(db: Database, run: int) -> tuple[object, list[str]]:
         return org.id, emails
 
 
-async def run_import(db: Database, org_id: object, path: Path) -> tuple[float, object]:
+async def run_import(db: Database, org_id: object, path: Path, chunk: int = importer.CHUNK_ROWS) -> tuple[float, object]:
     maker = async_sessionmaker(db.engine, expire_on_commit=False, autoflush=False)
     content = path.read_bytes()
     started = time.perf_counter()
     job = await importer.start_direct(maker, org_id=org_id, created_by=None, filename=path.name, skip_duplicates=True)
-    done = await importer.process(maker, job, content)
+    done = await importer.process(maker, job, content, chunk_rows=chunk)
     return time.perf_counter() - started, done
 
 
@@ -116,15 +116,21 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--chunk", type=int, default=importer.CHUNK_ROWS)
+    ap.add_argument("--temp-buffers", default=None, help="e.g. 64MB: ALTER DATABASE ... SET temp_buffers")
     args = ap.parse_args()
     server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = f"crm_bench_{new_id().hex[-8:]}"
     await embedded.ensure_database(server, name)
     url = embedded.database_url(server, name)
+    if args.temp_buffers:
+        conn = await asyncpg.connect(url)
+        await conn.execute(f"ALTER DATABASE {name} SET temp_buffers = '{args.temp_buffers}'")
+        await conn.close()
     await asyncio.to_thread(upgrade_to_head, url)
     db = Database(url, Settings(database_url=url, log_level="WARNING"))
     tmp = Path("/tmp")
-    print(f"rows={args.rows} runs={args.runs} load before: {subprocess.getoutput('uptime').strip()}")
+    print(f"rows={args.rows} runs={args.runs} chunk={args.chunk} temp_buffers={args.temp_buffers or 'default'} load before: {subprocess.getoutput('uptime').strip()}")
     try:
         for run in range(args.runs):
             org_id, users = await setup_org(db, run)
@@ -136,12 +142,14 @@ async def main() -> None:
             make_csv(path, args.rows, users, seed=run, existing_emails=existing)
             copy_s = await bare_copy(url, path)
             importer.TIMINGS = {}
-            import_s, done = await run_import(db, org_id, path)
+            import_s, done = await run_import(db, org_id, path, args.chunk)
             steps, importer.TIMINGS = importer.TIMINGS, None
             parse_s = parse_only(path)
             print(f"run {run}: COPY {args.rows / copy_s:,.0f} rows/s ({copy_s:.2f}s) | import {args.rows / import_s:,.0f} rows/s "
                   f"({import_s:.2f}s; created {done.created_count}, duplicates {done.duplicate_count}, errors {done.error_count}) "
                   f"| import/COPY time ratio {import_s / copy_s:.1f}x | parse pass alone {parse_s:.2f}s")
+            if done.failure:
+                print("   FAILED:", done.failure)
             print("   steps (s): " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
         print(f"load after: {subprocess.getoutput('uptime').strip()}")
     finally:

@@ -20,8 +20,8 @@ from app.leads import privacy
 from app.leads.schemas import PersonalDataExport
 
 router = APIRouter(tags=["accounts"])
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag from a previous read; 412 when stale")]
-Search = Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+IfMatch = Annotated[str, Header(alias="If-Match", description="ETag from a previous read; 412 when stale")]
+Search = Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
 
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountOut, summary="Create an account")
@@ -34,8 +34,8 @@ async def create_account(body: AccountCreate, session: SessionDep, principal: Cu
 
 @router.get("/accounts", response_model=Page[AccountOut], summary="List and search accounts")
 async def list_accounts(session: SessionDep, principal: CurrentPrincipal, cursor: CursorParam = None,
-                        limit: LimitParam = DEFAULT_LIMIT, q: Search = None, lifecycle: Lifecycle | None = None,
-                        value_class: Literal["A", "B", "C"] | None = None, owner_id: uuid.UUID | None = None) -> Page[AccountOut]:
+                        limit: LimitParam = DEFAULT_LIMIT, q: Search = None, lifecycle: Annotated[Lifecycle, Query()] = None,
+                        value_class: Annotated[Literal["A", "B", "C"], Query()] = None, owner_id: Annotated[uuid.UUID, Query()] = None) -> Page[AccountOut]:
     items, nxt = await service.list_accounts(session, principal, cursor=cursor, limit=limit, q=q, lifecycle=lifecycle,
                                              value_class=value_class, owner_id=owner_id)
     return Page[AccountOut](items=[AccountOut.model_validate(i) for i in items], next_cursor=nxt)
@@ -80,7 +80,7 @@ async def create_contact(body: ContactCreate, session: SessionDep, principal: Cu
 
 @router.get("/contacts", response_model=Page[ContactOut], summary="List contacts")
 async def list_contacts(session: SessionDep, principal: CurrentPrincipal, cursor: CursorParam = None,
-                        limit: LimitParam = DEFAULT_LIMIT, account_id: uuid.UUID | None = None, q: Search = None) -> Page[ContactOut]:
+                        limit: LimitParam = DEFAULT_LIMIT, account_id: Annotated[uuid.UUID, Query()] = None, q: Search = None) -> Page[ContactOut]:
     items, nxt = await service.list_contacts(session, principal, cursor=cursor, limit=limit, account_id=account_id, q=q)
     return Page[ContactOut](items=[ContactOut.model_validate(i) for i in items], next_cursor=nxt)
 

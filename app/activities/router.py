@@ -18,7 +18,7 @@ from app.identity.auth import CurrentPrincipal
 from app.leads.types import QueryDateTime
 
 router = APIRouter(tags=["activities"])
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag from a previous read; 412 when stale")]
+IfMatch = Annotated[str, Header(alias="If-Match", description="ETag from a previous read; 412 when stale")]
 
 
 @router.post("/activities", status_code=status.HTTP_201_CREATED, response_model=ActivityOut,
@@ -33,11 +33,11 @@ async def log_activity(body: ActivityCreate, session: SessionDep, principal: Cur
 
 @router.get("/activities", response_model=Page[ActivityOut], summary="List activities (newest first)")
 async def list_activities(session: SessionDep, principal: CurrentPrincipal, cursor: CursorParam = None,
-                          limit: LimitParam = DEFAULT_LIMIT, lead_id: uuid.UUID | None = None,
-                          account_id: uuid.UUID | None = None, contact_id: uuid.UUID | None = None,
-                          opportunity_id: uuid.UUID | None = None, owner_id: uuid.UUID | None = None,
-                          kind: ActivityKind | None = None, occurred_after: QueryDateTime | None = None,
-                          occurred_before: QueryDateTime | None = None) -> Page[ActivityOut]:
+                          limit: LimitParam = DEFAULT_LIMIT, lead_id: Annotated[uuid.UUID, Query()] = None,
+                          account_id: Annotated[uuid.UUID, Query()] = None, contact_id: Annotated[uuid.UUID, Query()] = None,
+                          opportunity_id: Annotated[uuid.UUID, Query()] = None, owner_id: Annotated[uuid.UUID, Query()] = None,
+                          kind: Annotated[ActivityKind, Query()] = None, occurred_after: Annotated[QueryDateTime, Query()] = None,
+                          occurred_before: Annotated[QueryDateTime, Query()] = None) -> Page[ActivityOut]:
     items, nxt = await service.list_activities(
         session, principal, cursor=cursor, limit=limit, lead_id=lead_id, account_id=account_id, contact_id=contact_id,
         opportunity_id=opportunity_id, owner_id=owner_id, kind=kind, occurred_after=occurred_after,
@@ -77,10 +77,10 @@ async def create_task(body: TaskCreate, session: SessionDep, principal: CurrentP
 @router.get("/tasks", response_model=Page[TaskOut], summary="Tasks by due time (e.g. ?assignee=me&due_before=...)")
 async def list_tasks(session: SessionDep, principal: CurrentPrincipal, cursor: CursorParam = None,
                      limit: LimitParam = DEFAULT_LIMIT,
-                     assignee: Annotated[str | None, Query(max_length=40, description="`me` or a user id")] = None,
-                     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
-                     due_before: QueryDateTime | None = None, due_after: QueryDateTime | None = None,
-                     lead_id: uuid.UUID | None = None, account_id: uuid.UUID | None = None) -> Page[TaskOut]:
+                     assignee: Annotated[str, Query(max_length=40, description="`me` or a user id")] = None,
+                     status_: Annotated[TaskStatus, Query(alias="status")] = None,
+                     due_before: Annotated[QueryDateTime, Query()] = None, due_after: Annotated[QueryDateTime, Query()] = None,
+                     lead_id: Annotated[uuid.UUID, Query()] = None, account_id: Annotated[uuid.UUID, Query()] = None) -> Page[TaskOut]:
     items, nxt = await service.list_tasks(session, principal, cursor=cursor, limit=limit, assignee=assignee, status=status_,
                                           due_before=due_before, due_after=due_after, lead_id=lead_id, account_id=account_id)
     return Page[TaskOut](items=[TaskOut.model_validate(i) for i in items], next_cursor=nxt)

@@ -98,7 +98,9 @@ class Lead(IdMixin, TimestampMixin, Base):
     converted_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contact.id", ondelete="SET NULL"))
     # A lead merged into another stays readable (history) but leaves the lists.
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lead.id", ondelete="SET NULL"))
-    import_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lead_import.id", ondelete="SET NULL"))
+    # Provenance tag, deliberately without a foreign key: the RI check per row was a third
+    # of a bulk import's insert time (bench/README.md), and imports are never deleted.
+    import_id: Mapped[uuid.UUID | None]
     erased_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
 

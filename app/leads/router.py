@@ -22,7 +22,7 @@ from app.leads.schemas import (
 )
 
 router = APIRouter(tags=["leads"])
-IfMatch = Annotated[str | None, Header(alias="If-Match", description="ETag from a previous read; 412 when stale")]
+IfMatch = Annotated[str, Header(alias="If-Match", description="ETag from a previous read; 412 when stale")]
 AllowDuplicates = Annotated[bool, Query(description="Create even when an email/phone match exists (otherwise 409 with the matches)")]
 
 
@@ -45,13 +45,13 @@ async def create_lead(body: LeadCreate, session: SessionDep, principal: CurrentP
 @router.get("/leads", response_model=Page[LeadOut], summary="List and search leads")
 async def list_leads(
     session: SessionDep, principal: CurrentPrincipal, cursor: CursorParam = None, limit: LimitParam = DEFAULT_LIMIT,
-    status_: Annotated[LeadStatus | None, Query(alias="status")] = None,
-    source: Annotated[str | None, Query(max_length=30)] = None,
-    campaign: Annotated[str | None, Query(max_length=200)] = None,
-    grade: Annotated[Literal["A", "B", "C", "D"] | None, Query()] = None,
-    owner: Annotated[str | None, Query(max_length=40, description="`me`, `unassigned` or a user id")] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$", description="Name, company, email or phone contains")] = None,
-    created_after: QueryDateTime | None = None, created_before: QueryDateTime | None = None,
+    status_: Annotated[LeadStatus, Query(alias="status")] = None,
+    source: Annotated[str, Query(max_length=30)] = None,
+    campaign: Annotated[str, Query(max_length=200)] = None,
+    grade: Annotated[Literal["A", "B", "C", "D"], Query()] = None,
+    owner: Annotated[str, Query(max_length=40, description="`me`, `unassigned` or a user id")] = None,
+    q: Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$", description="Name, company, email or phone contains")] = None,
+    created_after: Annotated[QueryDateTime, Query()] = None, created_before: Annotated[QueryDateTime, Query()] = None,
 ) -> Page[LeadOut]:
     items, next_cursor = await service.list_leads(
         session, principal, cursor=cursor, limit=limit, status=status_, source=source, campaign=campaign, grade=grade,
@@ -210,7 +210,7 @@ CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema":
                          "rows; poll the returned resource for progress, counts and per-row errors.")
 async def create_lead_import(
     request: Request, session: SessionDep, principal: CurrentPrincipal, response: Response,
-    filename: Annotated[str | None, Query(max_length=300, description="Shown in the import list")] = None,
+    filename: Annotated[str, Query(max_length=300, description="Shown in the import list")] = None,
     allow_duplicates: Annotated[bool, Query(description="Import rows matching existing leads/contacts instead of reporting them")] = False,
 ) -> LeadImportOut:
     job = await importer.enqueue(session, principal, await request.body(), content_type=request.headers.get("content-type"),

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, true
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, and_, case, cast, func, literal, null, or_, true
+from sqlalchemy.dialects.postgresql import JSONB, array as pg_array
 
 TEXT_FIELDS = ("source", "campaign", "region", "product_interest", "title", "company", "email", "phone")
 NUMBER_FIELDS = ("company_size",)
@@ -117,7 +117,8 @@ def score_sql(cols: Mapping[str, ColumnElement[Any]], rules: list[Any]) -> tuple
         entry = {"rule_id": str(rule.id), "name": rule.name, "points": rule.points,
                  "condition": describe(rule.field, rule.operator, rule.value)}
         parts.append(case((cond, literal(entry, type_=JSONB)), else_=None))
-    breakdown = func.jsonb_path_query_array(func.jsonb_build_array(*parts), literal_column("'$[*] ? (@ != null)'::jsonpath"))
+    # Matching rules only: NULLs out of a jsonb[] then to a JSON array (cheaper than jsonpath).
+    breakdown = func.to_jsonb(func.array_remove(pg_array(parts, type_=JSONB), cast(null(), JSONB)))
     return score, breakdown  # type: ignore[return-value]
 
 

@@ -46,6 +46,16 @@ async def active_rules(session: AsyncSession, org_id: uuid.UUID) -> list[Scoring
     return list(rows)
 
 
+async def score_and_thresholds(session: AsyncSession, org_id: uuid.UUID, rel: FromClause) -> tuple[
+        ColumnElement[int], ColumnElement[Any], tuple[int, int, int]]:
+    """(score, breakdown) over `rel`, and the (A, B, C) grade thresholds: for callers that
+    compute the score once in a subquery and grade from it (bulk import)."""
+    settings = await get_settings_row(session, org_id)
+    rules = await active_rules(session, org_id)
+    score, breakdown = score_sql({name: rel.c[name] for name in SCORED_FIELDS}, rules)
+    return score, breakdown, (settings.grade_a_min, settings.grade_b_min, settings.grade_c_min)
+
+
 async def scoring_exprs(session: AsyncSession, org_id: uuid.UUID, rel: FromClause) -> tuple[ColumnElement[int], ColumnElement[Any], ColumnElement[str]]:
     """(score, breakdown, grade) expressions over `rel` (the lead table or a staging table)."""
     settings = await get_settings_row(session, org_id)

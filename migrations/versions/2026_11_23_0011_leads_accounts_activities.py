@@ -198,7 +198,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['converted_account_id'], ['account.id'], name=op.f('fk_lead_converted_account_id_account'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['converted_contact_id'], ['contact.id'], name=op.f('fk_lead_converted_contact_id_contact'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['converted_opportunity_id'], ['opportunity.id'], name=op.f('fk_lead_converted_opportunity_id_opportunity'), ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['import_id'], ['lead_import.id'], name=op.f('fk_lead_import_id_lead_import'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['merged_into_id'], ['lead.id'], name=op.f('fk_lead_merged_into_id_lead'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['org_id'], ['org.id'], name=op.f('fk_lead_org_id_org'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['owner_id'], ['user.id'], name=op.f('fk_lead_owner_id_user'), ondelete='RESTRICT'),
