@@ -153,7 +153,8 @@ def seed_demo() -> None:
 
 def _seed_demo(url: str, settings: Settings, *, only_if_missing: bool) -> None:
     from app.core.db import Database
-    from app.seed import demo_exists, seed_demo as run_seed
+    from app.seed import demo_exists
+    from app.seed import seed_demo as run_seed
 
     async def go() -> None:
         db = Database(url, settings)

@@ -6,8 +6,8 @@ Each domain adds its part in its own `demo.py` and is called from here in order.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession

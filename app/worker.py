@@ -14,16 +14,16 @@ import structlog
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.analytics import alerts
-from app.core import idempotency
 from app.accounts.value import classify_accounts
 from app.activities.service import raise_due_tasks
-from app.leads.importer import run_queued_imports
-from app.leads.jobs import raise_response_overdue
+from app.analytics import alerts
+from app.core import idempotency
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.logging import configure_logging
 from app.identity import auth_service, throttle
+from app.leads.importer import run_queued_imports
+from app.leads.jobs import raise_response_overdue
 from app.pipelines import stalled
 
 log = structlog.get_logger(__name__)

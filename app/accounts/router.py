@@ -7,14 +7,21 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from app.accounts import service, timeline as timeline_service
+from app.accounts import service
+from app.accounts import timeline as timeline_service
 from app.accounts.models import Lifecycle
 from app.accounts.schemas import (
-    AccountCreate, AccountOut, AccountUpdate, ContactCreate, ContactOut, ContactUpdate, TimelineEntry,
+    AccountCreate,
+    AccountOut,
+    AccountUpdate,
+    ContactCreate,
+    ContactOut,
+    ContactUpdate,
+    TimelineEntry,
 )
 from app.core.db import SessionDep
 from app.core.etag import set_etag
-from app.core.pagination import CursorParam, DEFAULT_LIMIT, LimitParam, Page
+from app.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from app.identity.auth import CurrentPrincipal
 from app.leads import privacy
 from app.leads.schemas import PersonalDataExport

@@ -9,7 +9,14 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Account, Contact, Lifecycle
-from app.accounts.schemas import AccountCreate, AccountOut, AccountUpdate, ContactCreate, ContactOut, ContactUpdate
+from app.accounts.schemas import (
+    AccountCreate,
+    AccountOut,
+    AccountUpdate,
+    ContactCreate,
+    ContactOut,
+    ContactUpdate,
+)
 from app.core.audit import AuditAction, record_audit
 from app.core.config import get_settings
 from app.core.errors import Conflict, DomainError, NotFound, Unprocessable

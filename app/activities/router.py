@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -10,10 +9,17 @@ from fastapi import APIRouter, Header, Query, Response, status
 
 from app.activities import service
 from app.activities.models import ActivityKind, TaskStatus
-from app.activities.schemas import ActivityCreate, ActivityOut, ActivityUpdate, TaskCreate, TaskOut, TaskUpdate
+from app.activities.schemas import (
+    ActivityCreate,
+    ActivityOut,
+    ActivityUpdate,
+    TaskCreate,
+    TaskOut,
+    TaskUpdate,
+)
 from app.core.db import SessionDep
 from app.core.etag import set_etag
-from app.core.pagination import CursorParam, DEFAULT_LIMIT, LimitParam, Page
+from app.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from app.identity.auth import CurrentPrincipal
 from app.leads.types import QueryDateTime
 

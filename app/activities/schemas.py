@@ -5,10 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator, StrictBool, StrictInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    model_validator,
+)
 
 from app.activities.models import ActivityKind, TaskStatus
-from app.leads.types import Body, QueryDateTime as IsoDateTime, text
+from app.leads.types import Body, text
+from app.leads.types import QueryDateTime as IsoDateTime
 
 
 class Subjects(BaseModel):

@@ -6,12 +6,20 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Account, Contact
 from app.activities.models import Activity, ActivityKind, Task, TaskStatus
-from app.activities.schemas import ActivityCreate, ActivityOut, ActivityUpdate, Subjects, TaskCreate, TaskOut, TaskUpdate
+from app.activities.schemas import (
+    ActivityCreate,
+    ActivityOut,
+    ActivityUpdate,
+    Subjects,
+    TaskCreate,
+    TaskOut,
+    TaskUpdate,
+)
 from app.core.audit import AuditAction, record_audit
 from app.core.db import utcnow
 from app.core.errors import NotFound, Unprocessable

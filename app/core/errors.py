@@ -7,9 +7,9 @@ Services raise DomainError subclasses (never HTTPException); the handlers instal
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,8 +17,6 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-import orjson
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://crm-pipeline.dev/problems/"

@@ -21,8 +21,20 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 from fastapi.responses import Response
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, LargeBinary, String, delete, func, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert as pg_insert
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -91,7 +103,9 @@ async def idempotency_guard(
     """Router-level dependency: active only for POST with an Idempotency-Key and a bearer token."""
     if request.method != "POST" or not idempotency_key or _exempt(request):
         return
-    from app.identity.auth import principal_from_request  # identity depends on core, not the reverse
+    from app.identity.auth import (
+        principal_from_request,  # identity depends on core, not the reverse
+    )
 
     principal = await principal_from_request(request)
     if principal is None:

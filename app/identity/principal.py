@@ -44,7 +44,7 @@ class Principal:
         if access == "write" and self.role is Role.viewer:
             return False
         s = self.scopes
-        if "*" in s or f"{domain}:write" in s or f"*:write" in s:
+        if "*" in s or f"{domain}:write" in s or "*:write" in s:
             return True
         return access == "read" and (f"{domain}:read" in s or "*:read" in s)
 

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 
 from app.core.audit import AuditAction, record_audit

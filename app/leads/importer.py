@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import uuid
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +27,20 @@ from typing import Any
 
 import structlog
 import uuid_utils
-from sqlalchemy import Column, Integer, case, MetaData, Table, Text, func, insert, literal, select, text, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 

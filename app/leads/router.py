@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
@@ -10,16 +9,33 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from app.core.db import SessionDep
 from app.core.etag import set_etag
-from app.core.pagination import CursorParam, DEFAULT_LIMIT, LimitParam, Page
+from app.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from app.identity.auth import CurrentPrincipal
-from app.leads.types import QueryDateTime
 from app.leads import assignment, conversion, importer, privacy, scoring, service
 from app.leads.models import LeadStatus
 from app.leads.schemas import (
-    AssignmentRuleIn, AssignmentRuleOut, AssignRequest, ConversionOut, ConvertRequest, DisqualifyRequest,
-    DuplicateMatch, LeadCreate, LeadCreated, LeadImportErrorOut, LeadImportOut, LeadOut, LeadSettingsIn,
-    LeadSettingsOut, LeadUpdate, MergeRequest, PersonalDataExport, ScoringRuleIn, ScoringRuleOut, ScoringRulePatch,
+    AssignmentRuleIn,
+    AssignmentRuleOut,
+    AssignRequest,
+    ConversionOut,
+    ConvertRequest,
+    DisqualifyRequest,
+    DuplicateMatch,
+    LeadCreate,
+    LeadCreated,
+    LeadImportErrorOut,
+    LeadImportOut,
+    LeadOut,
+    LeadSettingsIn,
+    LeadSettingsOut,
+    LeadUpdate,
+    MergeRequest,
+    PersonalDataExport,
+    ScoringRuleIn,
+    ScoringRuleOut,
+    ScoringRulePatch,
 )
+from app.leads.types import QueryDateTime
 
 router = APIRouter(tags=["leads"])
 IfMatch = Annotated[str, Header(alias="If-Match", description="ETag from a previous read; 412 when stale")]

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import ColumnElement, and_, case, cast, func, literal, null, or_, true
-from sqlalchemy.dialects.postgresql import JSONB, array as pg_array
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import array as pg_array
 
 TEXT_FIELDS = ("source", "campaign", "region", "product_interest", "title", "company", "email", "phone")
 NUMBER_FIELDS = ("company_size",)

@@ -22,8 +22,13 @@ from app.identity.models import Role
 from app.identity.principal import Principal
 from app.leads.models import Lead, LeadSettings, ScoringRule
 from app.leads.rules import grade_sql, score_sql
+from app.leads.schemas import (
+    LeadSettingsIn,
+    ScoringRuleIn,
+    ScoringRuleOut,
+    ScoringRulePatch,
+)
 from app.leads.types import validate_whole
-from app.leads.schemas import LeadSettingsIn, ScoringRuleIn, ScoringRulePatch, ScoringRuleOut
 
 SCORED_FIELDS = ("source", "campaign", "region", "product_interest", "title", "company", "email", "phone", "company_size")
 DEFAULTS = {"grade_a_min": 80, "grade_b_min": 50, "grade_c_min": 20, "response_target_minutes": 60}

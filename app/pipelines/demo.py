@@ -27,7 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.ids import new_id
 from app.identity.models import User
-from app.pipelines.models import LostReason, Opportunity, Pipeline, Stage, StageInterval, StageTransition
+from app.pipelines.models import (
+    LostReason,
+    Opportunity,
+    Pipeline,
+    Stage,
+    StageInterval,
+    StageTransition,
+)
 from app.pipelines.pipeline_service import create_default_pipeline
 
 SEED = 20261123

@@ -1,6 +1,12 @@
 """The pipelines domain's problem types (stable `code`s clients can branch on)."""
 
-from app.core.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unprocessable
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    Unprocessable,
+)
 
 
 class PipelineNotFound(NotFound):

@@ -16,9 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.accounts.models import Account
 from app.core.audit import AuditAction, record_audit
 from app.core.db import utcnow
-from app.core.errors import Forbidden
+from app.core.errors import Forbidden, Unprocessable
 from app.core.etag import check_version, expected_version
 from app.core.events import record_event
 from app.core.ids import new_id
@@ -27,14 +28,37 @@ from app.identity.models import Org, Role, User
 from app.identity.principal import Principal, visible_owner_clause
 from app.pipelines import criteria as crit
 from app.pipelines.errors import (
-    AdminOnly, ConcurrentChange, CriteriaUnmet, InvalidOwner, InvalidTime, InvalidTransition, NoDefaultPipeline,
-    OpportunityNotFound, PipelineNotFound, StageNotFound, StaleVersion,
+    AdminOnly,
+    ConcurrentChange,
+    CriteriaUnmet,
+    InvalidOwner,
+    InvalidTime,
+    InvalidTransition,
+    NoDefaultPipeline,
+    OpportunityNotFound,
+    PipelineNotFound,
+    StageNotFound,
+    StaleVersion,
 )
 from app.pipelines.models import (
-    ExitKind, Opportunity, OpportunityStatus, Pipeline, Stage, StageInterval, StageKind, StageTransition,
+    ExitKind,
+    Opportunity,
+    OpportunityStatus,
+    Pipeline,
+    Stage,
+    StageInterval,
+    StageKind,
+    StageTransition,
     TransitionKind,
 )
-from app.pipelines.queries import IS_STALLED, o, opportunity_view, read_one_statement, scope, view_select
+from app.pipelines.queries import (
+    IS_STALLED,
+    o,
+    opportunity_view,
+    read_one_statement,
+    scope,
+    view_select,
+)
 from app.pipelines.schemas import OpportunityCreate, OpportunityUpdate
 
 DOMAIN = "opportunities"
@@ -182,16 +206,30 @@ def _check_past(value: dt.datetime, *, after: dt.datetime | None, what: str) -> 
     return value
 
 
+async def _check_account(session: AsyncSession, principal: Principal, account_id: uuid.UUID | None) -> None:
+    """A deal may only point at an account of its own organisation (422, never an FK 500)."""
+    if account_id is None:
+        return
+    found = await session.scalar(select(Account.id).where(Account.id == account_id, Account.org_id == principal.org_id))
+    if found is None:
+        raise Unprocessable("No such account", errors=[
+            {"loc": ["body", "account_id"], "msg": "No such account", "type": "value_error"}])
+
+
 def _record_fields(opp: Opportunity) -> dict[str, Any]:
     return {name: getattr(opp, name) for name in (
         "name", "owner_id", "team_id", "account_id", "pipeline_id", "stage_id", "status", "amount", "currency",
         "expected_close_date", "source", "tags", "description", "lost_reason_id", "closed_at", "version")}
 
 
-async def create_opportunity(session: AsyncSession, principal: Principal, data: OpportunityCreate) -> Opportunity:
+async def create_opportunity(
+    session: AsyncSession, principal: Principal, data: OpportunityCreate, *, lead_id: uuid.UUID | None = None
+) -> Opportunity:
     """A new deal in its first stage (the default pipeline's unless told otherwise), with
-    its first stage interval, its `created` transition, audit and event."""
+    its first stage interval, its `created` transition, audit and event. `lead_id` links
+    the lead it was converted from (set by lead conversion, never from a request body)."""
     principal.require(DOMAIN, "write")
+    await _check_account(session, principal, data.account_id)
     if data.created_at is not None and not principal.is_admin:
         raise AdminOnly("Only an administrator may import deals with a past created_at")
     created_at = _check_past(data.created_at, after=None, what="created_at") if data.created_at else utcnow()
@@ -209,7 +247,7 @@ async def create_opportunity(session: AsyncSession, principal: Principal, data: 
     opp = Opportunity(
         id=new_id(), org_id=principal.org_id, owner_id=owner_id, team_id=team_id, pipeline_id=stage.pipeline_id,
         stage_id=stage.id, stage_entered_at=created_at, status=OpportunityStatus.open, version=1,
-        created_at=created_at, updated_at=utcnow(), **fields,
+        lead_id=lead_id, created_at=created_at, updated_at=utcnow(), **fields,
     )
     session.add(opp)
     await session.flush()
@@ -232,7 +270,7 @@ async def create_opportunity(session: AsyncSession, principal: Principal, data: 
 
 def _row_of(opp: Opportunity, stage: Stage) -> dict[str, Any]:
     row = {name: getattr(opp, name) for name in (
-        "id", "name", "owner_id", "team_id", "account_id", "pipeline_id", "stage_id", "status", "amount",
+        "id", "name", "owner_id", "team_id", "account_id", "lead_id", "pipeline_id", "stage_id", "status", "amount",
         "currency", "expected_close_date", "source", "tags", "description", "lost_reason_id",
         "stage_entered_at", "closed_at", "version", "created_at", "updated_at")}
     row.update(stage_name=stage.name, stage_labels=stage.labels, stage_kind=stage.kind,
@@ -258,6 +296,8 @@ async def update_opportunity(
             raise InvalidTransition(f"{key} cannot be null")
     if "tags" in changes and changes["tags"] is None:
         changes["tags"] = []
+    if changes.get("account_id") is not None:
+        await _check_account(session, principal, changes["account_id"])
     if "owner_id" in data.model_fields_set and data.owner_id != row["owner_id"]:
         if data.owner_id is None:
             raise InvalidOwner("A deal always has an owner")

@@ -24,15 +24,35 @@ from app.core.pagination import keyset_page, page_of
 from app.identity.models import Role
 from app.identity.principal import Principal
 from app.pipelines import criteria as crit
-from app.pipelines.defaults import DEFAULT_LOST_REASONS, DEFAULT_PIPELINE_NAME, default_stage_rows
+from app.pipelines.defaults import (
+    DEFAULT_LOST_REASONS,
+    DEFAULT_PIPELINE_NAME,
+    default_stage_rows,
+)
 from app.pipelines.errors import (
-    InvalidPipeline, LostReasonNotFound, PipelineNotFound, StageInUse, StageNotFound,
+    InvalidPipeline,
+    LostReasonNotFound,
+    PipelineNotFound,
+    StageInUse,
+    StageNotFound,
 )
 from app.pipelines.models import (
-    LostReason, Opportunity, OpportunityStatus, Pipeline, Stage, StageKind,
+    LostReason,
+    Opportunity,
+    OpportunityStatus,
+    Pipeline,
+    Stage,
+    StageKind,
 )
 from app.pipelines.schemas import (
-    LostReasonIn, LostReasonUpdate, PipelineCreate, PipelineUpdate, StageCreate, StageIn, StageOrder, StageUpdate,
+    LostReasonIn,
+    LostReasonUpdate,
+    PipelineCreate,
+    PipelineUpdate,
+    StageCreate,
+    StageIn,
+    StageOrder,
+    StageUpdate,
 )
 
 DOMAIN = "pipelines"

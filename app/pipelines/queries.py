@@ -20,7 +20,7 @@ STALLED_SINCE = o.c.stage_entered_at + func.make_interval(0, 0, 0, s.c.sla_days,
 IS_STALLED = and_(o.c.status == "open", s.c.sla_days.is_not(None), STALLED_SINCE < func.now())
 
 OPP_FIELDS = (
-    "id", "name", "owner_id", "team_id", "account_id", "pipeline_id", "stage_id", "status", "amount",
+    "id", "name", "owner_id", "team_id", "account_id", "lead_id", "pipeline_id", "stage_id", "status", "amount",
     "currency", "expected_close_date", "source", "tags", "description", "lost_reason_id",
     "stage_entered_at", "closed_at", "version", "created_at", "updated_at",
 )
@@ -65,7 +65,7 @@ def opportunity_view(row: Mapping[str, Any], now: dt.datetime | None = None) -> 
     stalled = since is not None and status == "open" and since < now
     return {
         "id": row["id"], "name": row["name"], "owner_id": row["owner_id"], "team_id": row["team_id"],
-        "account_id": row["account_id"], "pipeline_id": row["pipeline_id"], "stage_id": row["stage_id"],
+        "account_id": row["account_id"], "lead_id": row["lead_id"], "pipeline_id": row["pipeline_id"], "stage_id": row["stage_id"],
         "stage": {
             "id": row["stage_id"], "name": row["stage_name"], "labels": row["stage_labels"],
             "kind": row["stage_kind"], "probability": row["stage_probability"],

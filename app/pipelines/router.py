@@ -19,9 +19,23 @@ from app.pipelines.models import OpportunityStatus
 from app.pipelines.opportunity_service import get_opportunity as read_opportunity
 from app.pipelines.schemas import (
     IsoDate,
-    LostReasonIn, LostReasonOut, LostReasonUpdate, OpportunityCreate, OpportunityOut, OpportunityUpdate,
-    PipelineCreate, PipelineOut, PipelineUpdate, ReopenIn, StageCreate, StageOrder, StageOut, StageUpdate,
-    TransitionIn, TransitionOut, TransitionResult,
+    LostReasonIn,
+    LostReasonOut,
+    LostReasonUpdate,
+    OpportunityCreate,
+    OpportunityOut,
+    OpportunityUpdate,
+    PipelineCreate,
+    PipelineOut,
+    PipelineUpdate,
+    ReopenIn,
+    StageCreate,
+    StageOrder,
+    StageOut,
+    StageUpdate,
+    TransitionIn,
+    TransitionOut,
+    TransitionResult,
 )
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL

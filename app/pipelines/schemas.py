@@ -13,11 +13,18 @@ import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from app.pipelines.models import OpportunityStatus, StageKind, TransitionKind
-
-
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
@@ -278,6 +285,7 @@ class OpportunityOut(BaseModel):
     owner_id: uuid.UUID
     team_id: uuid.UUID | None
     account_id: uuid.UUID | None
+    lead_id: uuid.UUID | None = Field(description="The lead this deal was converted from, if any")
     pipeline_id: uuid.UUID
     stage_id: uuid.UUID
     stage: StageRef

@@ -3,11 +3,24 @@
 
 from app.pipelines.criteria import declare_external_check, register_external_check
 from app.pipelines.opportunity_service import (
-    create_opportunity, delete_opportunity, get_opportunity, list_opportunities, update_opportunity,
+    create_opportunity,
+    delete_opportunity,
+    get_opportunity,
+    list_opportunities,
+    update_opportunity,
 )
 from app.pipelines.pipeline_service import (
-    add_stage, create_default_pipeline, create_lost_reason, create_pipeline, get_pipeline, list_lost_reasons,
-    list_pipelines, reorder_stages, update_lost_reason, update_pipeline, update_stage,
+    add_stage,
+    create_default_pipeline,
+    create_lost_reason,
+    create_pipeline,
+    get_pipeline,
+    list_lost_reasons,
+    list_pipelines,
+    reorder_stages,
+    update_lost_reason,
+    update_pipeline,
+    update_stage,
 )
 from app.pipelines.transitions import list_transitions, reopen, transition
 

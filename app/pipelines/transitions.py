@@ -29,12 +29,25 @@ from app.core.pagination import keyset_page, page_of
 from app.identity.principal import Principal
 from app.pipelines import criteria as crit
 from app.pipelines.errors import (
-    AdminOnly, AlreadyInStage, CriteriaUnmet, InvalidTime, InvalidTransition, LostReasonRequired,
-    OpportunityClosed, OpportunityNotFound, OtherPipeline, ReasonRequired,
+    AdminOnly,
+    AlreadyInStage,
+    CriteriaUnmet,
+    InvalidTime,
+    InvalidTransition,
+    LostReasonRequired,
+    OpportunityClosed,
+    OpportunityNotFound,
+    OtherPipeline,
+    ReasonRequired,
 )
 from app.pipelines.models import LostReason, Pipeline, Stage, StageTransition
-from app.pipelines.opportunity_service import DOMAIN, NOT_FOUND, _lost_race, load_view_row
-from app.pipelines.queries import VIEW_COLUMNS, FROM, o, opportunity_view, s, scope
+from app.pipelines.opportunity_service import (
+    DOMAIN,
+    NOT_FOUND,
+    _lost_race,
+    load_view_row,
+)
+from app.pipelines.queries import FROM, VIEW_COLUMNS, o, opportunity_view, s, scope
 from app.pipelines.schemas import ReopenIn, TransitionIn
 
 ts = Stage.__table__.alias("target")

@@ -11,7 +11,12 @@ from sqlalchemy import update
 from app.accounts.value import classify_accounts
 from app.core.ids import new_id
 from app.identity.models import Role
-from app.pipelines.models import Opportunity, OpportunityStatus, StageTransition, TransitionKind
+from app.pipelines.models import (
+    Opportunity,
+    OpportunityStatus,
+    StageTransition,
+    TransitionKind,
+)
 from tests.support.crm_data import events, lead_body, make_pipeline, stages_of
 from tests.support.factories import Tenant
 

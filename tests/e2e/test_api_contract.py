@@ -15,10 +15,9 @@ import pytest
 from app.core.config import Settings
 from app.core.db import Database
 from app.identity.tokens import TokenCodec
-from tests.support import database as testdb
+from tests.e2e.test_embedded_server import _free_port, _stop, _wait_ready
 from tests.support.database import ROOT, run_sync
 from tests.support.factories import create_tenant
-from tests.e2e.test_embedded_server import _free_port, _stop, _wait_ready
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,13 @@ import pytest
 
 from app.identity.models import Role
 from tests.identity.helpers import bearer
-from tests.support.factories import TEST_PASSWORD, Actor, Tenant, known_password_hash, unique_email
+from tests.support.factories import (
+    TEST_PASSWORD,
+    Actor,
+    Tenant,
+    known_password_hash,
+    unique_email,
+)
 
 
 async def change_password(client: httpx.AsyncClient, actor: Actor) -> None:

@@ -18,7 +18,13 @@ from app.core.db import Database
 from app.identity.models import LoginThrottle, RefreshToken, Role, User
 from app.identity.throttle import account_key, address_key
 from tests.identity.helpers import bearer, sign_in, tokens_for
-from tests.support.factories import TEST_PASSWORD, Tenant, create_tenant, known_password_hash, unique_email
+from tests.support.factories import (
+    TEST_PASSWORD,
+    Tenant,
+    create_tenant,
+    known_password_hash,
+    unique_email,
+)
 
 KEY_ID, KEY = "test-key", "test-signing-key-with-enough-entropy-0123456789"
 

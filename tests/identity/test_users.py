@@ -12,7 +12,12 @@ from app.core.audit import AuditEntry
 from app.core.events import Event
 from app.identity.models import Role, User
 from tests.identity.helpers import bearer, sign_in, tokens_for
-from tests.support.factories import TEST_PASSWORD, Tenant, known_password_hash, unique_email
+from tests.support.factories import (
+    TEST_PASSWORD,
+    Tenant,
+    known_password_hash,
+    unique_email,
+)
 
 
 def new_user(**over: object) -> dict[str, object]:

@@ -3,6 +3,8 @@ first stage, in one transaction, recorded on the lead."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 from sqlalchemy import select
 
@@ -32,6 +34,10 @@ async def test_convert_creates_account_contact_and_opportunity(client: httpx.Asy
     opp = await tenant.session.get(Opportunity, out["opportunity_id"])
     assert opp is not None and str(opp.amount) == "250000.00" and opp.currency == "CNY"
     assert opp.lead_id is not None and str(opp.account_id) == out["account_id"] and opp.owner_id == rep.id
+    deal = (await client.get(f"/v1/opportunities/{out['opportunity_id']}", headers=rep.headers)).json()
+    assert deal["lead_id"] == lead["id"] and deal["account_id"] == out["account_id"] and deal["source"] == lead["source"]
+    created = (await events(tenant.session, tenant.id, "opportunity.created"))[0].payload
+    assert created["opportunity"]["lead_id"] == lead["id"]
     intervals = list(await tenant.session.scalars(select(StageInterval).where(StageInterval.opportunity_id == opp.id)))
     transitions = list(await tenant.session.scalars(select(StageTransition).where(StageTransition.opportunity_id == opp.id)))
     assert [i.exited_at for i in intervals] == [None] and [t.kind.value for t in transitions] == ["created"]
@@ -60,10 +66,13 @@ async def test_convert_links_an_existing_account_and_chosen_pipeline(client: htt
 
 
 async def test_failed_conversion_changes_nothing(client: httpx.AsyncClient, tenant: Tenant) -> None:
-    h = tenant.admin.headers  # no pipeline at all
+    h = tenant.admin.headers
     lead = (await client.post("/v1/leads", json=lead_body(), headers=h)).json()
-    r = await client.post(f"/v1/leads/{lead['id']}/convert", json={}, headers=h)
-    assert r.status_code == 422
+    # The account and contact are written before the deal; an unknown pipeline fails the
+    # deal, and the whole conversion rolls back with it.
+    r = await client.post(f"/v1/leads/{lead['id']}/convert", json={"pipeline_id": str(uuid.uuid4())}, headers=h)
+    assert r.status_code == 404
+    assert r.json()["code"] == "pipeline-not-found"
     assert (await client.get("/v1/accounts", headers=h)).json()["items"] == []
     assert (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()["status"] == "new"
     disq = await client.post(f"/v1/leads/{lead['id']}/disqualify", json={"reason": "spam"}, headers=h)

@@ -8,9 +8,9 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from app.identity.models import Role
 from app.leads import importer
 from app.leads.models import Lead
-from app.identity.models import Role
 from tests.support.crm_data import events, lead_body
 from tests.support.factories import Tenant
 

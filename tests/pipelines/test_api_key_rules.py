@@ -9,7 +9,12 @@ from app.core.ids import new_id
 from app.identity.models import Role
 from app.identity.principal import Principal
 from app.pipelines import service
-from app.pipelines.errors import AdminOnly, CriteriaUnmet, InvalidOwner, LostReasonRequired
+from app.pipelines.errors import (
+    AdminOnly,
+    CriteriaUnmet,
+    InvalidOwner,
+    LostReasonRequired,
+)
 from app.pipelines.schemas import OpportunityCreate, TransitionIn
 from tests.pipelines.helpers import stages
 

@@ -184,3 +184,18 @@ async def test_text_postgresql_cannot_store_is_a_422_not_a_500(client, tenant):
     for params in ({"q": "a\u0000"}, {"tag": "\u0000"}, {"source": "x\u0000y"}):
         r = await client.get("/v1/opportunities", params=params, headers=tenant.admin.headers)
         assert r.status_code == 422, (params, r.text)
+
+
+async def test_a_deal_links_only_an_account_of_its_own_organisation(client, tenant, other_tenant):
+    h = tenant.admin.headers
+    mine = (await client.post("/v1/accounts", json={"name": "华东电力有限公司"}, headers=h)).json()
+    theirs = (await client.post("/v1/accounts", json={"name": "Other Ltd"}, headers=other_tenant.admin.headers)).json()
+    for account_id in (theirs["id"], "01935c6e-8a1b-7cc2-9d2e-2b1f0c9d4e11"):
+        r = await client.post("/v1/opportunities", json={"name": "x", "account_id": account_id}, headers=h)
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "account_id"], r.text
+    deal = await new_deal(client, tenant.admin, account_id=mine["id"])
+    assert deal["account_id"] == mine["id"] and deal["lead_id"] is None
+    r = await client.patch(f"/v1/opportunities/{deal['id']}", json={"account_id": theirs["id"]}, headers=h)
+    assert r.status_code == 422
+    listed = (await client.get("/v1/opportunities", params={"account_id": mine["id"]}, headers=h)).json()
+    assert [d["id"] for d in listed["items"]] == [deal["id"]]

@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.events import Event
@@ -15,6 +15,11 @@ from app.pipelines.models import Pipeline, Stage, StageKind
 
 
 async def make_pipeline(session: AsyncSession, org_id: uuid.UUID, *, default: bool = True, name: str = "Sales 销售") -> Pipeline:
+    """A small five-stage pipeline; `default=True` makes it the organisation's default in
+    place of the one every organisation is born with."""
+    if default:
+        await session.execute(
+            update(Pipeline).where(Pipeline.org_id == org_id, Pipeline.is_default.is_(True)).values(is_default=False))
     pipeline = Pipeline(org_id=org_id, name=name, is_default=default, version=1)
     session.add(pipeline)
     await session.flush()
