@@ -19,6 +19,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StringConstraints,
     field_validator,
     model_validator,
@@ -157,7 +158,7 @@ class StageCreate(StageIn):
 
 class PipelineCreate(Input):
     name: Name
-    is_default: bool = False
+    is_default: StrictBool = False
     stages: Annotated[list[StageIn], Field(min_length=3, max_length=50)]
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
@@ -175,7 +176,7 @@ class PipelineCreate(Input):
 class PipelineUpdate(Input):
     name: Name | None = None
     is_default: Literal[True] | None = Field(default=None, description="Make this the organisation's default pipeline")
-    is_archived: bool | None = None
+    is_archived: StrictBool | None = None
 
 
 class StageUpdate(Input):
@@ -183,9 +184,9 @@ class StageUpdate(Input):
     labels: Labels | None = None
     probability: Probability | None = None
     sla_days: Annotated[int, Field(gt=0, le=3650)] | None = None
-    clear_sla: bool = Field(default=False, description="Remove the SLA (never stalled)")
+    clear_sla: StrictBool = Field(default=False, description="Remove the SLA (never stalled)")
     criteria: Annotated[list[Criterion], Field(max_length=20)] | None = None
-    is_retired: bool | None = Field(default=None, description="Retired stages take no new deals; history keeps them")
+    is_retired: StrictBool | None = Field(default=None, description="Retired stages take no new deals; history keeps them")
 
 
 class StageOrder(Input):
@@ -226,7 +227,7 @@ class LostReasonIn(Input):
 class LostReasonUpdate(Input):
     name: Name | None = None
     labels: Labels | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class LostReasonOut(BaseModel):
@@ -313,8 +314,8 @@ class TransitionIn(Input):
     note: Text | None = None
     occurred_at: IsoDateTime | None = Field(
         default=None, description="Admins only: back-date the move (not before the previous move, not in the future)")
-    change_pipeline: bool = Field(default=False, description="Explicitly move the deal to a stage of another pipeline")
-    override: bool = Field(default=False, description="Admins only, with a reason: bypass the entry criteria")
+    change_pipeline: StrictBool = Field(default=False, description="Explicitly move the deal to a stage of another pipeline")
+    override: StrictBool = Field(default=False, description="Admins only, with a reason: bypass the entry criteria")
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "to_stage_id": "01935c6e-8a1b-7cc2-9d2e-2b1f0c9d4e11", "note": "客户确认了需求清单 / needs confirmed",
