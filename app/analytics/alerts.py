@@ -28,7 +28,13 @@ from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
 from app.identity.models import Role
 from app.identity.principal import Principal, visible_owner_clause
-from app.pipelines.models import Opportunity, OpportunityStatus, Pipeline, Stage, StageKind
+from app.pipelines.models import (
+    Opportunity,
+    OpportunityStatus,
+    Pipeline,
+    Stage,
+    StageKind,
+)
 
 log = structlog.get_logger(__name__)
 

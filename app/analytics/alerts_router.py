@@ -8,7 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Response, status
 
 from app.analytics import alerts
-from app.analytics.schemas import AlertOut, AlertRuleCreate, AlertRuleOut, AlertRuleUpdate
+from app.analytics.schemas import (
+    AlertOut,
+    AlertRuleCreate,
+    AlertRuleOut,
+    AlertRuleUpdate,
+)
 from app.core.db import SessionDep
 from app.core.etag import set_etag
 from app.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page

@@ -15,18 +15,44 @@ from sqlalchemy import Date, and_, case, cast, extract, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.analytics import pending
+from app.analytics import lead_activity
 from app.analytics.models import Cohort, StageRollup
 from app.analytics.schemas import (
-    ForecastReport, ForecastRow, GroupBy, Interval, LostReasonRow, LostReasonsReport, PipelineValueReport,
-    PipelineValueRow, ScorecardReport, ScorecardRow, ScorecardStage, VelocityReport, VelocityRow, WinRateReport,
+    ForecastReport,
+    ForecastRow,
+    GroupBy,
+    Interval,
+    LostReasonRow,
+    LostReasonsReport,
+    PipelineValueReport,
+    PipelineValueRow,
+    ScorecardReport,
+    ScorecardRow,
+    ScorecardStage,
+    VelocityReport,
+    VelocityRow,
+    WinRateReport,
     WinRateRow,
 )
 from app.analytics.scope import (
-    Window, bucket_expr, group_expr, pipeline_stages, rate, require_pipeline, tune, utc, visible,
+    Window,
+    bucket_expr,
+    group_expr,
+    pipeline_stages,
+    rate,
+    require_pipeline,
+    tune,
+    utc,
+    visible,
 )
 from app.identity.principal import Principal
-from app.pipelines.models import LostReason, Opportunity, OpportunityStatus, Stage, StageInterval
+from app.pipelines.models import (
+    LostReason,
+    Opportunity,
+    OpportunityStatus,
+    Stage,
+    StageInterval,
+)
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -304,14 +330,14 @@ async def scorecard(
     for x in await session.execute(conversion):
         conv[x.owner_id][x.stage_id] = x
     owners = sorted(set(new) | set(pipe) | set(done) | set(conv), key=str)
-    activities = await pending.activities_logged(session, principal, window=window, owner_ids=owners)
+    activities = await lead_activity.activities_logged(session, principal, window=window, owner_ids=owners)
     rows = []
     for owner in owners:
         c = done.get(owner)
         won, lost = (c.won, c.lost) if c else (0, 0)
         rows.append(ScorecardRow(
             owner_id=owner, new_opportunities=new.get(owner, 0),
-            activities_logged=activities if not isinstance(activities, dict) else activities.get(owner, 0),
+            activities_logged=activities.get(owner, 0),
             pipeline_amount=_money(pipe.get(owner)), won_amount=_money(c.won_amount if c else 0), won=won, lost=lost,
             win_rate=rate(won, won + lost),
             average_cycle_days=round(float(c.cycle_days), 6) if c and c.cycle_days is not None else None,

@@ -16,7 +16,18 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger, Boolean, Date, Double, Enum, ForeignKey, Identity, Index, Integer, Numeric, String, text,
+    BigInteger,
+    Boolean,
+    Date,
+    Double,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column

@@ -13,8 +13,17 @@ from pydantic import BeforeValidator
 
 from app.analytics import figures, stages
 from app.analytics.schemas import (
-    ConversionMode, ForecastReport, GroupBy, Interval, LostReasonsReport, PipelineValueReport, ScorecardReport,
-    StageConversionReport, StageDurationReport, VelocityReport, WinRateReport,
+    ConversionMode,
+    ForecastReport,
+    GroupBy,
+    Interval,
+    LostReasonsReport,
+    PipelineValueReport,
+    ScorecardReport,
+    StageConversionReport,
+    StageDurationReport,
+    VelocityReport,
+    WinRateReport,
 )
 from app.analytics.scope import Window
 from app.core.db import SessionDep

@@ -7,7 +7,6 @@ import datetime as dt
 import enum
 import uuid
 from decimal import Decimal
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,14 +28,6 @@ class GroupBy(enum.StrEnum):
 class Interval(enum.StrEnum):
     week = "week"
     month = "month"
-
-
-class NotAvailable(BaseModel):
-    """A figure whose data does not exist yet in this deployment (e.g. leads or activities
-    not recorded): said explicitly instead of a misleading zero."""
-
-    status: Literal["not_available"] = "not_available"
-    reason: str = Field(examples=["Leads are not recorded yet"])
 
 
 class Period(BaseModel):
@@ -117,8 +108,8 @@ class StageDurationReport(FigureHeader):
     pipeline_id: uuid.UUID
     as_of: dt.datetime
     series: list[DurationSeries]
-    lead_first_contact: DurationStats | NotAvailable = Field(
-        description="Lead creation to first contact, once leads are recorded")
+    lead_first_contact: DurationStats = Field(
+        description="Lead creation to first logged activity, over leads created in the period that were contacted")
 
 
 # --- win rate, lost reasons, forecast, velocity, pipeline value --------------------------
@@ -220,7 +211,7 @@ class ScorecardStage(BaseModel):
 class ScorecardRow(BaseModel):
     owner_id: uuid.UUID
     new_opportunities: int
-    activities_logged: int | NotAvailable
+    activities_logged: int = Field(description="Activities (calls, emails, meetings, visits...) the rep logged in the period")
     pipeline_amount: Decimal = Field(description="Open amount now")
     won_amount: Decimal
     won: int

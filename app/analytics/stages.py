@@ -9,18 +9,34 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import ARRAY, Double, and_, extract, func, literal, select
-from sqlalchemy.dialects.postgresql import array as pg_array
+from sqlalchemy import and_, extract, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.analytics import pending
+from app.analytics import lead_activity
 from app.analytics.models import Cohort, StageRollup, StageSummary
 from app.analytics.schemas import (
-    ConversionMode, ConversionSeries, DurationSeries, DurationStats, GroupBy, Interval, StageConversion,
-    StageConversionReport, StageDuration, StageDurationReport,
+    ConversionMode,
+    ConversionSeries,
+    DurationSeries,
+    GroupBy,
+    Interval,
+    StageConversion,
+    StageConversionReport,
+    StageDuration,
+    StageDurationReport,
 )
-from app.analytics.scope import Window, bucket_expr, group_expr, pipeline_stages, rate, tune, utc, visible
+from app.analytics.scope import (
+    Window,
+    bucket_expr,
+    group_expr,
+    pipeline_stages,
+    rate,
+    tune,
+    utc,
+    visible,
+)
+from app.analytics.stats import stats_columns, to_stats
 from app.identity.principal import Principal
 from app.pipelines.models import Opportunity, OpportunityStatus, StageInterval
 
@@ -39,7 +55,6 @@ DURATION_DEFINITION = (
     "visits summed when none is open); open_age = now - entry of the current visit; sales cycle = "
     "closed_at - created_at of deals won or lost in the period"
 )
-QUANTILES = (0.5, 0.75, 0.9)
 
 
 def _key(row: Any) -> tuple[str | None, dt.date | None]:
@@ -109,19 +124,6 @@ async def stage_conversion(
     )
 
 
-def _stats_columns(value: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-    quantiles = func.percentile_cont(pg_array([literal(q) for q in QUANTILES])).within_group(value)
-    quantiles.type = ARRAY(Double())
-    return [func.count().label("n"), func.avg(value).label("mean"), quantiles.label("q")]
-
-
-def _stats(row: Any | None) -> DurationStats:
-    if row is None or not row.n:
-        return DurationStats(count=0, mean_seconds=None, p50_seconds=None, p75_seconds=None, p90_seconds=None)
-    q = row.q or [None, None, None]
-    return DurationStats(count=int(row.n), mean_seconds=float(row.mean), p50_seconds=q[0], p75_seconds=q[1], p90_seconds=q[2])
-
-
 async def stage_duration(
     session: AsyncSession,
     principal: Principal,
@@ -140,7 +142,7 @@ async def stage_duration(
     s = StageSummary
     group = group_expr(group_by, {GroupBy.owner: s.owner_id, GroupBy.team: s.team_id, GroupBy.source: s.source})
     bucket = bucket_expr(interval, utc(s.first_entered_at))
-    per_deal = select(s.stage_id, *_dims(group, bucket), *_stats_columns(s.completed_seconds)).where(
+    per_deal = select(s.stage_id, *_dims(group, bucket), *stats_columns(s.completed_seconds)).where(
         s.org_id == org, s.pipeline_id == pipeline_id, s.first_entered_at >= window.start,
         s.first_entered_at < window.end, s.first_entered_at.is_not(None), s.completed_visits == s.visits,
         visible(principal, s.owner_id),
@@ -149,7 +151,7 @@ async def stage_duration(
     # Open visits now, whatever the period.
     age_group = group_expr(group_by, {GroupBy.owner: s.owner_id, GroupBy.team: s.team_id, GroupBy.source: s.source})
     age_value = extract("epoch", literal(now) - s.open_entered_at)
-    open_age = select(s.stage_id, *_dims(age_group, None), *_stats_columns(age_value)).where(
+    open_age = select(s.stage_id, *_dims(age_group, None), *stats_columns(age_value)).where(
         s.org_id == org, s.pipeline_id == pipeline_id, s.open_entered_at.is_not(None), visible(principal, s.owner_id),
     ).group_by(s.stage_id, *[d for d in (age_group,) if d is not None])
 
@@ -159,7 +161,7 @@ async def stage_duration(
     visit_group = group_expr(group_by, {GroupBy.owner: i.owner_id, GroupBy.team: i.team_id, GroupBy.source: o.source})
     visit_bucket = bucket_expr(interval, utc(i.entered_at))
     per_visit = select(
-        i.stage_id, *_dims(visit_group, visit_bucket), *_stats_columns(extract("epoch", i.exited_at - i.entered_at))
+        i.stage_id, *_dims(visit_group, visit_bucket), *stats_columns(extract("epoch", i.exited_at - i.entered_at))
     ).where(
         i.org_id == org, i.pipeline_id == pipeline_id, i.entered_at >= window.start, i.entered_at < window.end,
         i.exited_at.is_not(None), visible(principal, i.owner_id),
@@ -171,7 +173,7 @@ async def stage_duration(
     cycle_group = group_expr(group_by, {GroupBy.owner: o.owner_id, GroupBy.team: o.team_id, GroupBy.source: o.source})
     cycle_bucket = bucket_expr(interval, utc(o.closed_at))
     cycle = select(
-        o.status, *_dims(cycle_group, cycle_bucket), *_stats_columns(extract("epoch", o.closed_at - o.created_at))
+        o.status, *_dims(cycle_group, cycle_bucket), *stats_columns(extract("epoch", o.closed_at - o.created_at))
     ).where(
         o.org_id == org, o.pipeline_id == pipeline_id, o.closed_at >= window.start, o.closed_at < window.end,
         o.status.in_([OpportunityStatus.won, OpportunityStatus.lost]), visible(principal, o.owner_id),
@@ -192,18 +194,18 @@ async def stage_duration(
             stages=[
                 StageDuration(
                     stage_id=st.id, name=st.name, position=st.position,
-                    per_deal=_stats(deal_rows.get((key, st.id))), per_visit=_stats(visit_rows.get((key, st.id))),
-                    open_age=_stats(age_rows.get((key[0], st.id))),
+                    per_deal=to_stats(deal_rows.get((key, st.id))), per_visit=to_stats(visit_rows.get((key, st.id))),
+                    open_age=to_stats(age_rows.get((key[0], st.id))),
                 )
                 for st in stages
             ],
-            sales_cycle_won=_stats(cycle_rows.get((key, OpportunityStatus.won))),
-            sales_cycle_lost=_stats(cycle_rows.get((key, OpportunityStatus.lost))),
+            sales_cycle_won=to_stats(cycle_rows.get((key, OpportunityStatus.won))),
+            sales_cycle_lost=to_stats(cycle_rows.get((key, OpportunityStatus.lost))),
         )
         for key in ordered
     ]
     return StageDurationReport(
         definition=DURATION_DEFINITION, pipeline_id=pipeline_id, period=window.period(), group_by=group_by,
         interval=interval, as_of=now, series=series,
-        lead_first_contact=await pending.lead_first_contact(session, principal, window=window),
+        lead_first_contact=await lead_activity.lead_first_contact(session, principal, window=window),
     )

@@ -57,12 +57,6 @@ async def test_sales_cycle_split_won_and_lost(client: httpx.AsyncClient, january
     assert series["sales_cycle_lost"]["count"] == 1 and series["sales_cycle_lost"]["p90_seconds"] == 6 * DAY
 
 
-async def test_lead_first_contact_says_not_available(client: httpx.AsyncClient, january: January) -> None:
-    res = await client.get("/v1/analytics/stage-duration", params=january.params(),
-                           headers=january.history.tenant.admin.headers)
-    assert res.json()["lead_first_contact"]["status"] == "not_available"
-
-
 async def test_rep_sees_only_own_durations(client: httpx.AsyncClient, january: January) -> None:
     res = await client.get("/v1/analytics/stage-duration", params=january.params(), headers=january.rep_b.headers)
     body = res.json()
