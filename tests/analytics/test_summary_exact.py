@@ -5,11 +5,11 @@ random histories always give entered = advanced + lost + open (+ moved) and rate
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
-from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import case, delete, func, select, text, update
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.analytics.models import Cohort, StageRollup, StageSummary
