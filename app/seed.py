@@ -9,13 +9,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.activities.models import Activity, ActivityKind
 from app.core.security import hash_password
 from app.identity.models import Org, Role, Team, User
 from app.identity.service import create_org
+from app.leads.demo import seed_leads_demo
 from app.pipelines.demo import seed_pipeline_demo
+from app.pipelines.models import Opportunity, Stage, StageKind, StageTransition
 
 DEMO_ORG_NAME = "Demo Trading Co. 演示贸易有限公司"
 DEMO_PASSWORD = "demo-password-123"
@@ -71,7 +74,39 @@ async def seed_demo(session: AsyncSession) -> DemoOrg:
     demo.users = {u.email.split("@")[0]: u.id for u in [admin, director, east_mgr, north_mgr, *reps, viewer]}
     await session.flush()
     await seed_pipeline_demo(session, org.id, demo.users)
-    from app.leads.demo import seed_leads_demo
-
     demo.crm = await seed_leads_demo(session, org_id=org.id, users=demo.users, teams=demo.teams)
+    await _connect_deals_to_customers(session, org.id)
     return demo
+
+
+# What a rep does to move a deal into each stage of the default pipeline: the demo logs
+# one such activity per stage change, so the scorecard and timelines show real activity.
+_ACTIVITY_FOR_STAGE = {0: ActivityKind.call, 1: ActivityKind.call, 2: ActivityKind.meeting, 3: ActivityKind.visit,
+                       4: ActivityKind.proposal, 5: ActivityKind.meeting}
+
+
+async def _connect_deals_to_customers(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Give every demo deal one of the demo accounts, and log the activity behind each of
+    its stage changes (at the time of the change, by the deal's owner)."""
+    await session.execute(text("""
+        WITH accounts AS (
+            SELECT id, row_number() OVER (ORDER BY id) - 1 AS n, count(*) OVER () AS total
+            FROM account WHERE org_id = :org)
+        UPDATE opportunity o SET account_id = a.id
+        FROM accounts a
+        WHERE o.org_id = :org AND o.account_id IS NULL AND a.n = abs(hashtext(o.id::text)) % a.total
+    """), {"org": org_id})
+    moves = await session.execute(
+        select(StageTransition.opportunity_id, StageTransition.occurred_at, Stage.position, Stage.name,
+               Opportunity.owner_id, Opportunity.account_id)
+        .join(Stage, Stage.id == StageTransition.to_stage_id)
+        .join(Opportunity, Opportunity.id == StageTransition.opportunity_id)
+        .where(StageTransition.org_id == org_id, Stage.kind == StageKind.open)
+    )
+    session.add_all([
+        Activity(org_id=org_id, owner_id=m.owner_id, kind=_ACTIVITY_FOR_STAGE.get(m.position, ActivityKind.note),
+                 subject=f"{m.name}", occurred_at=m.occurred_at, opportunity_id=m.opportunity_id,
+                 account_id=m.account_id, version=1)
+        for m in moves
+    ])
+    await session.flush()
