@@ -8,7 +8,6 @@ import uuid
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -18,11 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, IdMixin, TimestampMixin
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from app.core.db import Base, IdMixin, TimestampMixin, pg_enum
 
 
 class ActivityKind(enum.StrEnum):
@@ -56,7 +51,7 @@ class Activity(IdMixin, TimestampMixin, Base):
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"))  # who logged it
-    kind: Mapped[ActivityKind] = mapped_column(_enum(ActivityKind, "activity_kind"))
+    kind: Mapped[ActivityKind] = mapped_column(pg_enum(ActivityKind, "activity_kind"))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[dt.datetime]
@@ -86,7 +81,7 @@ class Task(IdMixin, TimestampMixin, Base):
     description: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[dt.datetime]
     remind_at: Mapped[dt.datetime | None]
-    status: Mapped[TaskStatus] = mapped_column(_enum(TaskStatus, "task_status"), server_default=text("'open'"))
+    status: Mapped[TaskStatus] = mapped_column(pg_enum(TaskStatus, "task_status"), server_default=text("'open'"))
     completed_at: Mapped[dt.datetime | None]
     due_notified_at: Mapped[dt.datetime | None]
     reminded_at: Mapped[dt.datetime | None]

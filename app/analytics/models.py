@@ -20,7 +20,6 @@ from sqlalchemy import (
     Boolean,
     Date,
     Double,
-    Enum,
     ForeignKey,
     Identity,
     Index,
@@ -32,12 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, IdMixin, TimestampMixin
+from app.core.db import Base, IdMixin, TimestampMixin, pg_enum
 from app.pipelines.models import Opportunity, StageInterval
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
 
 
 class Outcome(enum.StrEnum):
@@ -85,10 +80,10 @@ class StageSummary(Base):
     team_id: Mapped[uuid.UUID | None]
     source: Mapped[str | None] = mapped_column(String(50))
     reached_at: Mapped[dt.datetime]
-    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome, "analytics_outcome"))
+    outcome: Mapped[Outcome] = mapped_column(pg_enum(Outcome, "analytics_outcome"))
     # Set only when the deal passed through every earlier open stage before entering this one.
     strict_entered_at: Mapped[dt.datetime | None]
-    strict_outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "analytics_outcome"))
+    strict_outcome: Mapped[Outcome | None] = mapped_column(pg_enum(Outcome, "analytics_outcome"))
     first_entered_at: Mapped[dt.datetime | None]  # NULL: reached by skipping the stage
     visits: Mapped[int] = mapped_column(Integer)
     completed_visits: Mapped[int] = mapped_column(Integer)
@@ -113,7 +108,7 @@ class StageRollup(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     pipeline_id: Mapped[uuid.UUID]
-    cohort: Mapped[Cohort] = mapped_column(_enum(Cohort, "analytics_cohort"))
+    cohort: Mapped[Cohort] = mapped_column(pg_enum(Cohort, "analytics_cohort"))
     day: Mapped[dt.date] = mapped_column(Date)
     stage_id: Mapped[uuid.UUID]
     owner_id: Mapped[uuid.UUID]
@@ -137,7 +132,7 @@ class AlertRule(IdMixin, TimestampMixin, Base):
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[AlertKind] = mapped_column(_enum(AlertKind, "alert_kind"))
+    kind: Mapped[AlertKind] = mapped_column(pg_enum(AlertKind, "alert_kind"))
     pipeline_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("pipeline.id", ondelete="CASCADE"))
     stage_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stage.id", ondelete="CASCADE"))
     # Conversion rules: a rate in [0, 1]; stalled rules: a count of deals.

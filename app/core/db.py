@@ -8,13 +8,14 @@ commit; they flush when they need ids or constraint checks.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, Enum, MetaData, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -52,6 +53,11 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def pg_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """A PostgreSQL enum type storing the members' values (not their Python names)."""
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
 
 
 def utcnow() -> dt.datetime:

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -21,11 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, IdMixin, TimestampMixin
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from app.core.db import Base, IdMixin, TimestampMixin, pg_enum
 
 
 class LeadStatus(enum.StrEnum):
@@ -88,7 +83,7 @@ class Lead(IdMixin, TimestampMixin, Base):
     source: Mapped[str] = mapped_column(String(30))
     campaign: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[LeadStatus] = mapped_column(_enum(LeadStatus, "lead_status"), server_default=text("'new'"))
+    status: Mapped[LeadStatus] = mapped_column(pg_enum(LeadStatus, "lead_status"), server_default=text("'new'"))
     disqualify_reason: Mapped[str | None] = mapped_column(Text)
     score: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     grade: Mapped[str] = mapped_column(String(1), server_default=text("'D'"))
@@ -169,7 +164,7 @@ class LeadImport(IdMixin, TimestampMixin, Base):
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     created_by: Mapped[uuid.UUID | None]
     filename: Mapped[str | None] = mapped_column(String(300))
-    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus, "lead_import_status"))
+    status: Mapped[ImportStatus] = mapped_column(pg_enum(ImportStatus, "lead_import_status"))
     skip_duplicates: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     default_source: Mapped[str] = mapped_column(String(30), server_default=text("'import'"))
     # The uploaded CSV, kept until processed so any worker can take the job.

@@ -21,7 +21,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -33,11 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, IdMixin, TimestampMixin
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from app.core.db import Base, IdMixin, TimestampMixin, pg_enum
 
 
 class StageKind(enum.StrEnum):
@@ -99,7 +94,7 @@ class Stage(IdMixin, TimestampMixin, Base):
     # Other-language names, e.g. {"zh-CN": "需求分析"}.
     labels: Mapped[dict[str, str]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     position: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[StageKind] = mapped_column(_enum(StageKind, "stage_kind"))
+    kind: Mapped[StageKind] = mapped_column(pg_enum(StageKind, "stage_kind"))
     probability: Mapped[Decimal] = mapped_column(Numeric(4, 3))
     sla_days: Mapped[int | None] = mapped_column(Integer)
     # Entry criteria, e.g. [{"type": "field_set", "field": "amount"}, ...].
@@ -143,7 +138,7 @@ class Opportunity(IdMixin, TimestampMixin, Base):
     pipeline_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pipeline.id", ondelete="RESTRICT"))
     stage_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stage.id", ondelete="RESTRICT"))
     stage_entered_at: Mapped[dt.datetime]
-    status: Mapped[OpportunityStatus] = mapped_column(_enum(OpportunityStatus, "opportunity_status"))
+    status: Mapped[OpportunityStatus] = mapped_column(pg_enum(OpportunityStatus, "opportunity_status"))
     amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     currency: Mapped[str] = mapped_column(String(3))
     expected_close_date: Mapped[dt.date | None] = mapped_column(Date)
@@ -177,7 +172,7 @@ class StageInterval(IdMixin, Base):
     team_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("team.id", ondelete="SET NULL"))
     entered_at: Mapped[dt.datetime]
     exited_at: Mapped[dt.datetime | None]
-    exit_kind: Mapped[ExitKind] = mapped_column(_enum(ExitKind, "stage_exit_kind"))
+    exit_kind: Mapped[ExitKind] = mapped_column(pg_enum(ExitKind, "stage_exit_kind"))
 
 
 class StageTransition(IdMixin, Base):
@@ -189,7 +184,7 @@ class StageTransition(IdMixin, Base):
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
     opportunity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("opportunity.id", ondelete="CASCADE"))
-    kind: Mapped[TransitionKind] = mapped_column(_enum(TransitionKind, "transition_kind"))
+    kind: Mapped[TransitionKind] = mapped_column(pg_enum(TransitionKind, "transition_kind"))
     from_stage_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stage.id", ondelete="RESTRICT"))
     to_stage_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stage.id", ondelete="RESTRICT"))
     from_pipeline_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("pipeline.id", ondelete="RESTRICT"))
