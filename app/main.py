@@ -11,7 +11,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import api_router
+from app.api import mount_api
 from app.core import embedded, idempotency
 from app.core.config import Settings, get_settings
 from app.core.db import Database
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.add_exception_handler(idempotency.Replay, idempotency.replay_response)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health_router)
-    app.include_router(api_router)
+    mount_api(app)
     install_docs(app)
     _finish_openapi(app)
     return app

@@ -311,6 +311,4 @@ async def revoke_api_key(request: Request, session: SessionDep, principal: Curre
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-router = APIRouter()
-for _r in (auth_router, me_router, users_router, teams_router, api_keys_router):
-    router.include_router(_r)
+routers = (auth_router, me_router, users_router, teams_router, api_keys_router)
