@@ -15,6 +15,7 @@ from app.activities.router import router as activities_router
 from app.analytics.alerts_router import router as alerts_router
 from app.analytics.router import router as analytics_router
 from app.core.errors import COMMON_ERROR_STATUSES, problem_responses
+from app.core.health import router as health_router
 from app.core.idempotency import IdempotencyGuard
 from app.feeds.router import router as feeds_router
 from app.identity.router import routers as identity_routers
@@ -30,32 +31,40 @@ DOMAIN_ROUTERS: list[APIRouter] = [
 ]
 
 
-def mount_api(app: FastAPI) -> None:
+def mount_routes(app: FastAPI) -> None:
+    """Health and metrics at the root, every domain under /v1 with the common problem
+    responses and, on POSTs, the Idempotency-Key guard."""
+    _mount_flat(app, health_router)
     common_responses = problem_responses(*COMMON_ERROR_STATUSES)
     for router in DOMAIN_ROUTERS:
-        for route in router.routes:
-            assert isinstance(route, APIRoute), f"only API routes are mounted under {PREFIX}: {route}"
-            dependencies = list(route.dependencies)
-            if "POST" in route.methods:
-                # Only POSTs take an Idempotency-Key; other methods skip the guard entirely.
-                dependencies.insert(0, IdempotencyGuard)
-            app.router.add_api_route(
-                PREFIX + route.path,
-                route.endpoint,
-                methods=sorted(route.methods),
-                name=route.name,
-                response_model=route.response_model,
-                status_code=route.status_code,
-                tags=route.tags,
-                dependencies=dependencies,
-                summary=route.summary,
-                description=route.description,
-                response_description=route.response_description,
-                responses={**common_responses, **route.responses},
-                deprecated=route.deprecated,
-                operation_id=route.operation_id,
-                include_in_schema=route.include_in_schema,
-                response_class=route.response_class,
-                callbacks=route.callbacks,
-                openapi_extra=route.openapi_extra,
-            )
+        # Only POSTs take an Idempotency-Key; other methods skip the guard entirely.
+        _mount_flat(app, router, PREFIX, responses=common_responses, post_dependencies=[IdempotencyGuard])
+
+
+def _mount_flat(app: FastAPI, router: APIRouter, prefix: str = "", *, responses: dict | None = None,
+                post_dependencies: list | None = None) -> None:
+    for route in router.routes:
+        assert isinstance(route, APIRoute), f"only API routes can be mounted: {route}"
+        dependencies = list(route.dependencies)
+        if "POST" in route.methods:
+            dependencies[:0] = post_dependencies or []
+        app.router.add_api_route(
+            prefix + route.path,
+            route.endpoint,
+            methods=sorted(route.methods),
+            name=route.name,
+            response_model=route.response_model,
+            status_code=route.status_code,
+            tags=route.tags,
+            dependencies=dependencies,
+            summary=route.summary,
+            description=route.description,
+            response_description=route.response_description,
+            responses={**(responses or {}), **route.responses},
+            deprecated=route.deprecated,
+            operation_id=route.operation_id,
+            include_in_schema=route.include_in_schema,
+            response_class=route.response_class,
+            callbacks=route.callbacks,
+            openapi_extra=route.openapi_extra,
+        )

@@ -11,13 +11,12 @@ import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.api import mount_api
+from app.api import mount_routes
 from app.core import embedded, idempotency
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.docs import install_docs
 from app.core.errors import Problem, install_error_handlers
-from app.core.health import router as health_router
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.migrations import upgrade_to_head_async
@@ -101,8 +100,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     install_error_handlers(app, retry_after_s=settings.retry_after_s)
     app.add_exception_handler(idempotency.Replay, idempotency.replay_response)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.include_router(health_router)
-    mount_api(app)
+    mount_routes(app)
     install_docs(app)
     _finish_openapi(app)
     return app

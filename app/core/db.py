@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Enum, MetaData, func
@@ -25,8 +25,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import Executable
 
 from app.core.config import Settings
+from app.core.hot_reads import HotReadPool
 from app.core.ids import new_id
 
 NAMING_CONVENTION = {
@@ -77,6 +79,11 @@ class Database:
 
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = to_async_url(url)
+        server_settings = {
+            "application_name": "crm-pipeline",
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            "timezone": "UTC",
+        }
         self.engine: AsyncEngine = create_async_engine(
             self.url,
             pool_size=settings.db_pool_size,
@@ -85,20 +92,18 @@ class Database:
             # No pre-ping (it costs a round trip per request): a dropped connection fails
             # its request with 503 (see errors.py) and SQLAlchemy then replaces the pool.
             pool_recycle=1800,
-            connect_args={
-                "server_settings": {
-                    "application_name": "crm-pipeline",
-                    "statement_timeout": str(settings.db_statement_timeout_ms),
-                    "timezone": "UTC",
-                }
-            },
+            connect_args={"server_settings": server_settings},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # Reads that run one statement need no transaction: in autocommit mode asyncpg
         # sends no BEGIN/ROLLBACK, which saves two of three round trips of a GET.
         self.read_engine: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Reads by id on the hottest paths skip SQLAlchemy altogether (see hot_reads.py).
+        self.hot_reads = HotReadPool(self.url, settings.db_pool_size,
+                                     {**server_settings, "application_name": "crm-pipeline-hot-reads"})
 
     async def dispose(self) -> None:
+        await self.hot_reads.close()
         await self.engine.dispose()
 
 
@@ -111,20 +116,29 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await session.rollback()
             raise
         else:
-            # Requests that never touched the database (e.g. a GET served by a reader
-            # connection; the router-level idempotency guard asks for a session on every
-            # request) skip the commit machinery.
+            # Requests that never touched the database (e.g. a POST whose idempotency
+            # guard asked for the session but found no key and failed validation) skip
+            # the commit machinery.
             if session.in_transaction():
                 await session.commit()
 
 
-def read_connection(request: Request) -> AbstractAsyncContextManager[AsyncConnection | AsyncSession]:
+Reader = HotReadPool | AsyncConnection | AsyncSession
+
+
+def read_connection(request: Request, *, hot: bool = False) -> AbstractAsyncContextManager[Reader]:
     """For hot single-statement reads: the endpoint opens it itself (`async with`),
-    which costs less per request than a generator dependency."""
-    return asynccontextmanager(get_reader)(request)
+    which costs less per request than a generator dependency. `hot=True` hands out the
+    asyncpg pool of hot_reads.py, for reads that go through `fetch_one` only."""
+    return asynccontextmanager(_reader)(request, hot)
 
 
-async def get_reader(request: Request) -> AsyncIterator[AsyncConnection | AsyncSession]:
+async def get_reader(request: Request) -> AsyncIterator[Reader]:
+    async with read_connection(request) as reader:
+        yield reader
+
+
+async def _reader(request: Request, hot: bool) -> AsyncIterator[Reader]:
     """A connection for single-statement reads, outside any transaction. Anything with
     `.execute()` works for Core statements; test doubles that bind every session to
     one connection (no `read_engine`) get a session instead."""
@@ -134,8 +148,18 @@ async def get_reader(request: Request) -> AsyncIterator[AsyncConnection | AsyncS
         async with db.sessionmaker() as session:
             yield session
         return
+    if hot:
+        yield db.hot_reads
+        return
     async with read_engine.connect() as conn:
         yield conn
+
+
+async def fetch_one(executor: Reader, stmt: Executable, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """One row of a single-statement read, through whichever executor the caller holds."""
+    if isinstance(executor, HotReadPool):
+        return await executor.fetch_one(stmt, params)
+    return (await executor.execute(stmt, params)).mappings().first()
 
 
 # Only for endpoints whose read is one statement (a consistent snapshot by itself).

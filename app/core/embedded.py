@@ -11,6 +11,7 @@ import asyncio
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import asyncpg
@@ -58,16 +59,20 @@ async def drop_database(server_url: str, database: str) -> None:
         await conn.close()
 
 
-async def _connect(url: str) -> asyncpg.Connection:
+def connect_args(url: str) -> dict[str, Any]:
+    """asyncpg's keyword arguments for a postgresql:// URL (TCP or a socket directory)."""
     parsed = urlparse(url)
-    host = socket_dir_of(url) or parsed.hostname or "127.0.0.1"
-    return await asyncpg.connect(
-        host=host,
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password or None,
-        database=parsed.path.lstrip("/") or "postgres",
-    )
+    return {
+        "host": socket_dir_of(url) or parsed.hostname or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username or "postgres",
+        "password": parsed.password or None,
+        "database": parsed.path.lstrip("/") or "postgres",
+    }
+
+
+async def _connect(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(**connect_args(url))
 
 
 async def prepare_embedded(data_dir: Path, database: str = "crm") -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import orjson
 import structlog
 from fastapi import FastAPI, Request
@@ -157,10 +158,11 @@ def _is_connection_error(exc: BaseException) -> bool:
         return True
     if isinstance(exc, (ConnectionError, OSError)):
         return True
-    orig = getattr(exc, "orig", None) or exc.__cause__
-    name = type(orig).__name__ if orig is not None else ""
-    return name in {
+    # SQLAlchemy wraps the driver's error (orig); hot reads raise asyncpg's own.
+    orig = getattr(exc, "orig", None) or exc.__cause__ or exc
+    return type(orig).__name__ in {
         "ConnectionDoesNotExistError",
+        "InternalClientError",
         "InterfaceError",
         "CannotConnectNowError",
         "ConnectionFailureError",
@@ -190,15 +192,27 @@ def install_error_handlers(app: FastAPI, *, retry_after_s: int) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
         return problem_response(exc.status_code, code, title, detail, request=request, headers=getattr(exc, "headers", None))
 
+    def connection_lost(request: Request, exc: Exception) -> Response:
+        log.warning("database_unavailable", error=type(exc).__name__)
+        return problem_response(
+            503, "database-unavailable", "Database temporarily unavailable",
+            "The database connection was lost; retry shortly", request=request,
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
     @app.exception_handler(sa_exc.SQLAlchemyError)
     async def database_error(request: Request, exc: sa_exc.SQLAlchemyError) -> Response:
         if _is_connection_error(exc):
-            log.warning("database_unavailable", error=type(exc).__name__)
-            return problem_response(
-                503, "database-unavailable", "Database temporarily unavailable",
-                "The database connection was lost; retry shortly", request=request,
-                headers={"Retry-After": str(retry_after_s)},
-            )
+            return connection_lost(request, exc)
+        return await unhandled(request, exc)
+
+    @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(asyncpg.InternalClientError)
+    async def driver_error(request: Request, exc: Exception) -> Response:
+        """Errors of the hot reads, which run on asyncpg directly (core/hot_reads.py)."""
+        if _is_connection_error(exc):
+            return connection_lost(request, exc)
         return await unhandled(request, exc)
 
     @app.exception_handler(OSError)

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.accounts.models import Account
 from app.core.audit import AuditAction, record_audit
-from app.core.db import utcnow
+from app.core.db import Reader, fetch_one, utcnow
 from app.core.errors import Forbidden, Unprocessable
 from app.core.etag import check_version, expected_version
 from app.core.events import record_event
@@ -65,18 +65,14 @@ DOMAIN = "opportunities"
 NOT_FOUND = "No opportunity with that id"
 
 
-async def load_view_row(
-    reader: AsyncConnection | AsyncSession, principal: Principal, opportunity_id: uuid.UUID
-) -> RowMapping:
-    row = (await reader.execute(read_one_statement(principal), {"opportunity_id": opportunity_id})).mappings().first()
+async def load_view_row(reader: Reader, principal: Principal, opportunity_id: uuid.UUID) -> Mapping[str, Any]:
+    row = await fetch_one(reader, read_one_statement(principal), {"opportunity_id": opportunity_id})
     if row is None:
         raise OpportunityNotFound(NOT_FOUND)
     return row
 
 
-async def get_opportunity(
-    reader: AsyncConnection | AsyncSession, principal: Principal, opportunity_id: uuid.UUID
-) -> dict[str, Any]:
+async def get_opportunity(reader: Reader, principal: Principal, opportunity_id: uuid.UUID) -> dict[str, Any]:
     principal.require(DOMAIN, "read")
     return opportunity_view(await load_view_row(reader, principal, opportunity_id))
 

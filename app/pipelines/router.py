@@ -175,7 +175,7 @@ async def create_opportunity(body: OpportunityCreate, session: SessionDep, princ
 @opportunities_router.get("/opportunities/{opportunity_id}", response_model=OpportunityOut,
                           summary="Get an opportunity")
 async def get_opportunity(opportunity_id: uuid.UUID, request: Request, principal: CurrentPrincipal) -> Response:
-    async with read_connection(request) as reader:
+    async with read_connection(request, hot=True) as reader:
         return _tagged(await service.get_opportunity(reader, principal, opportunity_id))
 
 
