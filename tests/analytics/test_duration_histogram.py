@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -87,3 +88,36 @@ async def test_random_histories_both_paths_agree(session: AsyncSession, tenant: 
         await assert_fast_equals_sorted(session, tenant, h.pipeline.id, Window(start, start + dt.timedelta(days=days)))
     finally:
         await savepoint.rollback()
+
+
+async def test_figures_run_concurrently_over_http_on_a_real_database(committed_client: httpx.AsyncClient,
+                                                                      committed_tenant: Tenant) -> None:
+    """With a real database the report's figures run on connections of their own (not the
+    test's rolled-back transaction), so this history is committed; the figures are the same."""
+    t = committed_tenant
+    rep = await t.add_user(Role.rep)
+    h = await PipelineHistory.create(t)
+    d1 = await h.open_deal(rep, when=at(0))
+    await h.path(d1, ("Qualify", 2), ("Won", 5))
+    d2 = await h.open_deal(rep, when=at(1))
+    await h.path(d2, ("Qualify", 2))
+    await t.session.commit()
+    res = await committed_client.get("/v1/analytics/stage-duration", headers=t.admin.headers, params={
+        "pipeline_id": str(h.pipeline.id), "from": "2026-01-01", "to": "2026-01-31"})
+    assert res.status_code == 200, res.text
+    series = res.json()["series"]
+    assert len(series) == 1
+    stages = {s["name"]: s for s in series[0]["stages"]}
+    day = 86400.0
+    # Prospect visits of 2 days (D1) and 1 day (D2); D1's Qualify 3 days; D2 is in Qualify now.
+    assert stages["Prospect"]["per_visit"] == {"count": 2, "mean_seconds": 1.5 * day, "p50_seconds": 1.5 * day,
+                                               "p75_seconds": 1.75 * day, "p90_seconds": 1.9 * day}
+    assert stages["Qualify"]["per_deal"]["count"] == 1 and stages["Qualify"]["per_deal"]["p90_seconds"] == 3 * day
+    assert stages["Qualify"]["open_age"]["count"] == 1
+    assert series[0]["sales_cycle_won"]["mean_seconds"] == 5 * day
+    # The rep's own view (the sorted path) agrees; ages differ only by the time between the calls.
+    mine = await committed_client.get("/v1/analytics/stage-duration", headers=rep.headers, params={
+        "pipeline_id": str(h.pipeline.id), "from": "2026-01-01", "to": "2026-01-31"})
+    for theirs, ours in zip(mine.json()["series"][0]["stages"], series[0]["stages"], strict=True):
+        assert (theirs["per_visit"], theirs["per_deal"]) == (ours["per_visit"], ours["per_deal"])
+        assert theirs["open_age"]["count"] == ours["open_age"]["count"]
