@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 
 from app.analytics import histogram
 from app.analytics.scope import Window
-from app.analytics.stages import _filtered_durations
+from app.analytics.stages import sorted_durations
 from app.core.config import Settings
 from app.core.db import Database
 from app.identity.models import Role
@@ -40,7 +40,7 @@ async def main(args: argparse.Namespace) -> None:
             fast = await histogram.durations(session, db.engine, org=org, pipeline_id=pipeline, window=window, now=now)
             fast_ms = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            deal, visit, age, cycle = await _filtered_durations(
+            deal, visit, age, cycle = await sorted_durations(
                 session, principal, pipeline_id=pipeline, window=window, group_by=None, interval=None, now=now)
             slow_ms = (time.perf_counter() - t) * 1000
             slow = {("deal", p): v for (_, p), v in deal.items()} | {("visit", p): v for (_, p), v in visit.items()}

@@ -39,10 +39,10 @@ from app.analytics.scope import (
     visible,
 )
 from app.analytics.stats import stats_columns, to_stats
-
-EMPTY = to_stats(None)
 from app.identity.principal import Principal
 from app.pipelines.models import Opportunity, OpportunityStatus, StageInterval
+
+EMPTY = to_stats(None)
 
 CONVERSION_DEFINITION = (
     "stage-conversion/v1: of the deals in a stage's cohort, advanced = later entered a stage ordered after it "
@@ -131,12 +131,12 @@ async def stage_conversion(
 DurationCells = dict[Any, DurationStats]
 
 
-async def _filtered_durations(
+async def sorted_durations(
     session: AsyncSession, principal: Principal, *, pipeline_id: uuid.UUID, window: Window,
     group_by: GroupBy | None, interval: Interval | None, now: dt.datetime,
 ) -> tuple[DurationCells, DurationCells, DurationCells, DurationCells]:
-    """Any breakdown or visibility filter: every value of the period sorted in SQL
-    (the histogram has no owner, team or source dimension)."""
+    """The sorted path, for any breakdown or visibility filter: every value of the period
+    through percentile_cont (the histogram has no owner, team or source dimension)."""
     org = principal.org_id
 
     # Per deal: the summary row holds the deal's completed visits summed.
@@ -217,7 +217,7 @@ async def stage_duration(
         age_rows = {(None, p): v for (f, p), v in found.items() if f == "open"}
         cycle_rows = {(key, f): v for (f, _), v in found.items() if f in ("won", "lost")}
     else:
-        deal_rows, visit_rows, age_rows, cycle_rows = await _filtered_durations(
+        deal_rows, visit_rows, age_rows, cycle_rows = await sorted_durations(
             session, principal, pipeline_id=pipeline_id, window=window, group_by=group_by, interval=interval, now=now)
         lead = await lead_activity.lead_first_contact(session, principal, window=window)
 

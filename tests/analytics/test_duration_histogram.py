@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.analytics import histogram
 from app.analytics.schemas import DurationStats
 from app.analytics.scope import Window
-from app.analytics.stages import _filtered_durations
+from app.analytics.stages import sorted_durations
 from app.identity.models import Role
 from app.pipelines.models import Opportunity
 from tests.analytics.conftest import January
@@ -37,7 +37,7 @@ def same(fast: DurationStats | None, slow: DurationStats | None) -> None:
 async def assert_fast_equals_sorted(session: AsyncSession, tenant: Tenant, pipeline_id, window: Window) -> int:  # type: ignore[no-untyped-def]
     now = await session.scalar(select(func.now()))
     fast = await histogram.durations(session, None, org=tenant.id, pipeline_id=pipeline_id, window=window, now=now)
-    deal, visit, age, cycle = await _filtered_durations(
+    deal, visit, age, cycle = await sorted_durations(
         session, tenant.admin.principal, pipeline_id=pipeline_id, window=window, group_by=None, interval=None, now=now)
     slow = {("deal", p): v for (_, p), v in deal.items()} | {("visit", p): v for (_, p), v in visit.items()}
     slow |= {("open", p): v for (_, p), v in age.items()} | {(f, None): v for (_, f), v in cycle.items()}
