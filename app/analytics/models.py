@@ -62,11 +62,11 @@ class StageSummary(Base):
             postgresql_include=["stage_id", "owner_id", "team_id", "source", "visits", "completed_visits", "completed_seconds"],
             postgresql_where=text("first_entered_at IS NOT NULL"),
         ),
-        # Current age in stage: only the open visits.
+        # Current age in stage: only the open visits, in entry order (0013).
         Index(
-            "ix_stage_summary_org_id_pipeline_id_stage_id_open",
-            "org_id", "pipeline_id", "stage_id",
-            postgresql_include=["open_entered_at", "owner_id", "team_id", "source"],
+            "ix_stage_summary_org_id_pipeline_id_stage_id_open_entered_at",
+            "org_id", "pipeline_id", "stage_id", "open_entered_at",
+            postgresql_include=["owner_id", "team_id", "source"],
             postgresql_where=text("open_entered_at IS NOT NULL"),
         ),
     )
@@ -119,6 +119,38 @@ class StageRollup(Base):
     lost: Mapped[int] = mapped_column(BigInteger)
     open: Mapped[int] = mapped_column(BigInteger)
     moved: Mapped[int] = mapped_column(BigInteger)
+
+
+class DurationFigure(enum.StrEnum):
+    visit = "visit"  # a completed visit, by entry day
+    deal = "deal"    # a deal's completed visits of a stage summed, by first entry day
+    open = "open"    # an open visit, by entry day (bucket 0: the entry orders the ages)
+    won = "won"      # a won deal's sales cycle, by close day (no stage)
+    lost = "lost"
+
+
+class DurationHistogram(Base):
+    """Count and exact sum of each duration figure's values per (stage, UTC day,
+    log-duration bucket). Maintained by triggers only (migration 0013)."""
+
+    __tablename__ = "duration_histogram"
+    __table_args__ = (
+        Index(
+            "uq_duration_histogram_key",
+            "org_id", "pipeline_id", "figure", "day", "stage_id", "bucket",
+            unique=True, postgresql_nulls_not_distinct=True, postgresql_include=["n", "total"],
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
+    pipeline_id: Mapped[uuid.UUID]
+    figure: Mapped[DurationFigure] = mapped_column(pg_enum(DurationFigure, "duration_figure"))
+    day: Mapped[dt.date] = mapped_column(Date)
+    stage_id: Mapped[uuid.UUID | None]
+    bucket: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[Decimal] = mapped_column(Numeric)
 
 
 class AlertKind(enum.StrEnum):
@@ -182,4 +214,29 @@ Index(
     _interval.c.org_id, _interval.c.pipeline_id, _interval.c.entered_at,
     postgresql_include=["stage_id", "exited_at", "owner_id", "team_id"],
     postgresql_where=text("exited_at IS NOT NULL"),
+)
+
+# One duration bucket's values of a period (0013): the histogram locates the bucket that
+# holds a percentile, these read just that bucket.
+Index(
+    "ix_stage_interval_duration_bucket",
+    _interval.c.org_id, _interval.c.pipeline_id, _interval.c.stage_id,
+    text("analytics_span_bucket(entered_at, exited_at)"), _interval.c.entered_at,
+    postgresql_include=["exited_at"],
+    postgresql_where=text("exited_at IS NOT NULL"),
+)
+Index(
+    "ix_opportunity_cycle_bucket",
+    _opportunity.c.org_id, _opportunity.c.pipeline_id, _opportunity.c.status,
+    text("analytics_span_bucket(created_at, closed_at)"), _opportunity.c.closed_at,
+    postgresql_include=["created_at"],
+    postgresql_where=text("closed_at IS NOT NULL AND status IN ('won', 'lost')"),
+)
+_summary = StageSummary.__table__
+Index(
+    "ix_stage_summary_deal_duration_bucket",
+    _summary.c.org_id, _summary.c.pipeline_id, _summary.c.stage_id,
+    text("analytics_duration_bucket(completed_seconds)"), _summary.c.first_entered_at,
+    postgresql_include=["completed_seconds"],
+    postgresql_where=text("first_entered_at IS NOT NULL AND completed_visits = visits"),
 )

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BeforeValidator
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.analytics import figures, stages
 from app.analytics.schemas import (
@@ -60,6 +61,13 @@ def _currency(
 CurrencyParam = Annotated[str, Depends(_currency)]
 
 
+def parallel_engine(request: Request) -> AsyncEngine | None:
+    """An engine for reads on connections besides the request's own; None when every
+    session must share one connection (the test double, which has no read_engine)."""
+    db = request.app.state.db
+    return db.engine if getattr(db, "read_engine", None) is not None else None
+
+
 @router.get("/stage-conversion", summary="Per-stage conversion of a pipeline", response_model=StageConversionReport)
 async def stage_conversion(
     session: SessionDep,
@@ -79,6 +87,7 @@ async def stage_conversion(
 
 @router.get("/stage-duration", summary="Time in each stage and sales-cycle length", response_model=StageDurationReport)
 async def stage_duration(
+    request: Request,
     session: SessionDep,
     principal: CurrentPrincipal,
     pipeline_id: PipelineParam,
@@ -89,7 +98,7 @@ async def stage_duration(
 ) -> StageDurationReport:
     return await stages.stage_duration(
         session, principal, pipeline_id=pipeline_id, window=Window.of(from_date, to_date), group_by=group_by,
-        interval=interval,
+        interval=interval, engine=parallel_engine(request),
     )
 
 

@@ -4,21 +4,23 @@ Definitions: docs/metrics.md."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import and_, extract, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.elements import ColumnElement, True_
 
-from app.analytics import lead_activity
+from app.analytics import histogram, lead_activity
 from app.analytics.models import Cohort, StageRollup, StageSummary
 from app.analytics.schemas import (
     ConversionMode,
     ConversionSeries,
     DurationSeries,
+    DurationStats,
     GroupBy,
     Interval,
     StageConversion,
@@ -39,6 +41,8 @@ from app.analytics.scope import (
 from app.analytics.stats import stats_columns, to_stats
 from app.identity.principal import Principal
 from app.pipelines.models import Opportunity, OpportunityStatus, StageInterval
+
+EMPTY = to_stats(None)
 
 CONVERSION_DEFINITION = (
     "stage-conversion/v1: of the deals in a stage's cohort, advanced = later entered a stage ordered after it "
@@ -124,19 +128,16 @@ async def stage_conversion(
     )
 
 
-async def stage_duration(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    pipeline_id: uuid.UUID,
-    window: Window,
-    group_by: GroupBy | None,
-    interval: Interval | None,
-) -> StageDurationReport:
-    stages = await pipeline_stages(session, principal, pipeline_id)
+DurationCells = dict[Any, DurationStats]
+
+
+async def sorted_durations(
+    session: AsyncSession, principal: Principal, *, pipeline_id: uuid.UUID, window: Window,
+    group_by: GroupBy | None, interval: Interval | None, now: dt.datetime,
+) -> tuple[DurationCells, DurationCells, DurationCells, DurationCells]:
+    """The sorted path, for any breakdown or visibility filter: every value of the period
+    through percentile_cont (the histogram has no owner, team or source dimension)."""
     org = principal.org_id
-    await tune(session)
-    now = (await session.execute(select(func.now()))).scalar_one()
 
     # Per deal: the summary row holds the deal's completed visits summed.
     s = StageSummary
@@ -179,10 +180,46 @@ async def stage_duration(
         o.status.in_([OpportunityStatus.won, OpportunityStatus.lost]), visible(principal, o.owner_id),
     ).group_by(o.status, *[d for d in (cycle_group, cycle_bucket) if d is not None])
 
-    deal_rows = {(_key(r), r.stage_id): r for r in await session.execute(per_deal)}
-    visit_rows = {(_key(r), r.stage_id): r for r in await session.execute(per_visit)}
-    age_rows = {(r.grp, r.stage_id): r for r in await session.execute(open_age)}
-    cycle_rows = {(_key(r), r.status): r for r in await session.execute(cycle)}
+    deal_rows = {(_key(r), r.stage_id): to_stats(r) for r in await session.execute(per_deal)}
+    visit_rows = {(_key(r), r.stage_id): to_stats(r) for r in await session.execute(per_visit)}
+    age_rows = {(r.grp, r.stage_id): to_stats(r) for r in await session.execute(open_age)}
+    cycle_rows = {(_key(r), r.status.value): to_stats(r) for r in await session.execute(cycle)}
+    return deal_rows, visit_rows, age_rows, cycle_rows
+
+
+async def stage_duration(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    pipeline_id: uuid.UUID,
+    window: Window,
+    group_by: GroupBy | None,
+    interval: Interval | None,
+    engine: AsyncEngine | None = None,
+) -> StageDurationReport:
+    """`engine`, when given, lets the unfiltered report run its figures concurrently on
+    connections of their own."""
+    stages = await pipeline_stages(session, principal, pipeline_id)
+    await tune(session)
+    now = (await session.execute(select(func.now()))).scalar_one()
+    if group_by is None and interval is None and isinstance(visible(principal, StageSummary.owner_id), True_):
+        # The whole organisation's report: exact, through the duration histogram.
+        figures = histogram.durations(session, engine, org=principal.org_id, pipeline_id=pipeline_id,
+                                      window=window, now=now)
+        leads = lead_activity.lead_first_contact(session, principal, window=window)
+        if engine is not None:  # the session's connection serves the leads meanwhile
+            lead, found = await asyncio.gather(leads, figures)
+        else:
+            lead, found = await leads, await figures
+        key = (None, None)
+        deal_rows = {(key, p): v for (f, p), v in found.items() if f == "deal"}
+        visit_rows = {(key, p): v for (f, p), v in found.items() if f == "visit"}
+        age_rows = {(None, p): v for (f, p), v in found.items() if f == "open"}
+        cycle_rows = {(key, f): v for (f, _), v in found.items() if f in ("won", "lost")}
+    else:
+        deal_rows, visit_rows, age_rows, cycle_rows = await sorted_durations(
+            session, principal, pipeline_id=pipeline_id, window=window, group_by=group_by, interval=interval, now=now)
+        lead = await lead_activity.lead_first_contact(session, principal, window=window)
 
     keys = {k for k, _ in deal_rows} | {k for k, _ in visit_rows} | {k for k, _ in cycle_rows}
     if interval is None:
@@ -194,18 +231,18 @@ async def stage_duration(
             stages=[
                 StageDuration(
                     stage_id=st.id, name=st.name, position=st.position,
-                    per_deal=to_stats(deal_rows.get((key, st.id))), per_visit=to_stats(visit_rows.get((key, st.id))),
-                    open_age=to_stats(age_rows.get((key[0], st.id))),
+                    per_deal=deal_rows.get((key, st.id), EMPTY), per_visit=visit_rows.get((key, st.id), EMPTY),
+                    open_age=age_rows.get((key[0], st.id), EMPTY),
                 )
                 for st in stages
             ],
-            sales_cycle_won=to_stats(cycle_rows.get((key, OpportunityStatus.won))),
-            sales_cycle_lost=to_stats(cycle_rows.get((key, OpportunityStatus.lost))),
+            sales_cycle_won=cycle_rows.get((key, "won"), EMPTY),
+            sales_cycle_lost=cycle_rows.get((key, "lost"), EMPTY),
         )
         for key in ordered
     ]
     return StageDurationReport(
         definition=DURATION_DEFINITION, pipeline_id=pipeline_id, period=window.period(), group_by=group_by,
         interval=interval, as_of=now, series=series,
-        lead_first_contact=await lead_activity.lead_first_contact(session, principal, window=window),
+        lead_first_contact=lead,
     )
