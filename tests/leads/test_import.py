@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.identity.models import Role
-from app.leads import importer
+from app.leads import importer, scoring
 from app.leads.models import Lead
 from tests.support.crm_data import events, lead_body
 from tests.support.factories import Tenant
@@ -74,6 +74,70 @@ async def test_repeats_within_a_chunk_are_duplicates(client: httpx.AsyncClient, 
     await _process(app, r.json()["id"], chunk_rows=100)
     errors = (await client.get(f"/v1/lead-imports/{r.json()['id']}/errors", headers=h)).json()["items"]
     assert [(e["row_number"], e["message"]) for e in errors] == [(3, "Email repeats row 1"), (4, "Phone repeats row 2")]
+    # duplicate_of names the lead the first row made, as it does for a repeat in a later chunk.
+    ids = {x["last_name"]: x["id"] for x in (await client.get("/v1/leads", headers=h)).json()["items"]}
+    assert [e["duplicate_of"] for e in errors] == [ids["A"], ids["B"]]
+
+
+async def test_a_repeat_of_a_skipped_row_is_a_duplicate_without_a_lead(client: httpx.AsyncClient, tenant: Tenant,
+                                                                        app: FastAPI) -> None:
+    h = {**tenant.admin.headers, "Content-Type": "text/csv"}
+    # Row 2 repeats row 1's phone (skipped); row 3 repeats row 2's email: still a duplicate, of no lead.
+    csv_text = "last_name,email,phone\nA,a@x.example,13800138000\nB,b@x.example,13800138000\nC,b@x.example,13900139000\n"
+    r = await client.post("/v1/lead-imports", content=csv_text.encode(), headers=h)
+    await _process(app, r.json()["id"], chunk_rows=100)
+    errors = (await client.get(f"/v1/lead-imports/{r.json()['id']}/errors", headers=h)).json()["items"]
+    assert [(e["row_number"], e["message"], e["duplicate_of"]) for e in errors] == [
+        (2, "Phone repeats row 1", (await _lead_ids(client, h))["A"]), (3, "Email repeats row 2", None)]
+
+
+async def _lead_ids(client: httpx.AsyncClient, h: dict[str, str]) -> dict[str, str]:
+    return {x["last_name"]: x["id"] for x in (await client.get("/v1/leads", headers=h)).json()["items"]}
+
+
+async def test_rows_matching_a_contact_or_a_merged_lead(client: httpx.AsyncClient, tenant: Tenant, app: FastAPI) -> None:
+    h = tenant.admin.headers
+    contact = (await client.post("/v1/contacts", json={"last_name": "李", "phone": "+86 139 0013 9000"}, headers=h)).json()
+    keep = (await client.post("/v1/leads", json=lead_body(email="keep@x.example", phone=None), headers=h)).json()
+    gone = (await client.post("/v1/leads?allow_duplicates=true", json=lead_body(email="gone@x.example", phone=None),
+                              headers=h)).json()
+    r = await client.post(f"/v1/leads/{keep['id']}/merge", json={"duplicate_id": gone["id"]}, headers=h)
+    assert r.status_code == 200, r.text
+    csv_text = "last_name,email,phone\nA,new@x.example,13900139000\nB,GONE@x.example,\nC,keep@x.example,\n"
+    r = await client.post("/v1/lead-imports", content=csv_text.encode(), headers={**h, "Content-Type": "text/csv"})
+    await _process(app, r.json()["id"])
+    errors = (await client.get(f"/v1/lead-imports/{r.json()['id']}/errors", headers=h)).json()["items"]
+    # A merged lead no longer blocks its email (the survivor keeps its own).
+    assert [(e["row_number"], e["message"], e["duplicate_of"]) for e in errors] == [
+        (1, f"Phone matches existing contact {contact['id']}", contact["id"]),
+        (3, f"Email matches existing lead {keep['id']}", keep["id"])]
+
+
+async def test_imported_scores_equal_the_sql_scoring(client: httpx.AsyncClient, tenant: Tenant, app: FastAPI) -> None:
+    """The import scores rows in Python; a rescore in SQL (what a rule change runs) changes nothing."""
+    h = tenant.admin.headers
+    for field, op, value, points in [("source", "eq", "REFERRAL", 20), ("company_size", "gt", 500, 15),
+                                     ("phone", "is_empty", None, -10), ("product_interest", "in", ["cnc", "Laser"], 30),
+                                     ("title", "contains", "采购", 10), ("region", "ne", "east", 5),
+                                     ("campaign", "not_in", ["Expo"], 7), ("company_size", "lte", 50, 3),
+                                     ("email", "is_set", None, 1), ("company", "contains", "ltd", 2)]:
+        r = await client.post("/v1/lead-scoring-rules", json={"name": f"{field} {op}", "field": field, "operator": op,
+                                                              "value": value, "points": points}, headers=h)
+        assert r.status_code == 201, r.text
+    csv_text = ("last_name,email,phone,title,company,company_size,region,product_interest,source,campaign\n"
+                "A,a@x.example,,采购经理,Acme Ltd,800,East,CNC,referral,Expo\n"
+                "B,,13800138000,Buyer,华东机械有限公司,50,,laser,event,\n"
+                "C,c@x.example,,,ACME LTD,,north,Lathe,web_form,Q4\n"
+                "D,,,高级采购,,5000,EAST,,REFERRAL,expo\n")
+    r = await client.post("/v1/lead-imports", content=csv_text.encode(), headers={**h, "Content-Type": "text/csv"})
+    await _process(app, r.json()["id"])
+    rows = select(Lead.last_name, Lead.score, Lead.grade, Lead.score_breakdown).where(Lead.org_id == tenant.id)
+    imported = {x.last_name: tuple(x) for x in (await tenant.session.execute(rows)).all()}
+    assert len(imported) == 4 and len({x[1] for x in imported.values()}) > 2
+    await scoring.rescore(tenant.session, tenant.id)
+    rescored = {x.last_name: tuple(x) for x in (await tenant.session.execute(rows)).all()}
+    assert rescored == imported
+    assert imported["A"][1:3] == (20 + 15 - 10 + 30 + 10 + 1 + 2, "B")
 
 
 async def test_allow_duplicates_imports_them(client: httpx.AsyncClient, tenant: Tenant, app: FastAPI) -> None:
