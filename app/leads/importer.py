@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import structlog
@@ -132,7 +133,8 @@ class RowParser:
     def parse(self, rows: Iterator[list[str]], start: int, limit: int) -> list[tuple[Any, ...]]:
         """Up to `limit` rows, laid out as (row number, error code, error message, *ROW_LEAD_COLUMNS)."""
         out: list[tuple[Any, ...]] = []
-        append, idxs, width, limits = out.append, self.idxs, self.width, self.limits
+        append, width, limits = out.append, self.width, self.limits
+        pick = itemgetter(*self.idxs) if len(self.idxs) > 1 else lambda row, i=self.idxs[0]: (row[i],)
         p = self.pos
         pf, pl, pe, pp, pt, pc, ps, pr, pi, pso, pca, pd, po = (p[c] for c in COLUMNS)
         phone_norm, company_norm, owners, default_source = self.phone, _company, self.owners, self.default_source
@@ -142,11 +144,11 @@ class RowParser:
             n += 1
             if len(row) < width:  # ragged row: pad instead of failing the file
                 row = row + [""] * (width - len(row))
-            v = [row[i].strip() or None for i in idxs]
+            v = [x.strip() or None for x in pick(row)]
             v.append(None)
             error = None
             # Every limit is >= 100 characters: only a row with a long value needs the check.
-            for k, name, most in (limits if len(max(row, key=len)) > 100 else ()):
+            for k, name, most in (limits if max(map(len, row)) > 100 else ()):
                 if v[k] is not None and len(v[k]) > most:
                     error = ("too_long", f"{name} is longer than {most} characters")
                     break
@@ -154,7 +156,7 @@ class RowParser:
             email_n, ok = normalize_email(email)
             if not ok and error is None:
                 error = ("bad_email", f"'{email}' is not a valid email address")
-            phone_n, ok = phone_norm(phone)
+            phone_n, ok = (None, True) if phone is None else phone_norm(phone)
             if not ok and error is None:
                 error = ("bad_phone", f"'{phone}' is not a valid phone number")
             size_n = None
