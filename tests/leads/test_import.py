@@ -159,3 +159,16 @@ async def test_bad_files_are_refused_up_front(client: httpx.AsyncClient, tenant:
     assert r.status_code == 403
     count = await tenant.session.scalar(select(func.count()).select_from(Lead).where(Lead.org_id == tenant.id))
     assert count == 0
+
+
+async def test_the_worker_job_imports_an_uploaded_file(client: httpx.AsyncClient, tenant: Tenant, app: FastAPI) -> None:
+    """An upload through HTTP goes through the same pipeline, run by the worker's lead-imports job."""
+    h = {**tenant.admin.headers, "Content-Type": "text/csv"}
+    csv_text = "last_name,email,source\nA,a@x.example,referral\nB,a@x.example,event\nC,bad,event\n"
+    job = (await client.post("/v1/lead-imports", content=csv_text.encode(), headers=h)).json()
+    async with app.state.db.sessionmaker() as session, session.begin():  # what app.worker.run_once does
+        assert await importer.run_queued_imports(session, app.state.settings) == 1
+    done = (await client.get(f"/v1/lead-imports/{job['id']}", headers=h)).json()
+    assert (done["status"], done["created_count"], done["duplicate_count"], done["error_count"]) == ("completed", 1, 1, 1)
+    lead = (await client.get("/v1/leads", headers=h)).json()["items"][0]
+    assert (lead["last_name"], lead["source"], lead["import_id"]) == ("A", "referral", job["id"])
