@@ -63,9 +63,11 @@ LEAD_COLUMNS = (*ROW_LEAD_COLUMNS, "org_id", "score", "grade", "score_breakdown"
 SCORE_POSITIONS = {name: 3 + ROW_LEAD_COLUMNS.index(name) for name in SCORED_FIELDS}
 ERROR_COLUMNS = ("import_id", "row_number", "org_id", "code", "message", "duplicate_of")
 # Matches on the org's leads and contacts, by priority: lead email, lead phone, contact email, contact phone.
+# `= ANY(array)` rather than a join to unnest(): whatever the (often stale, mid-import) statistics
+# say, the plan stays one pass over an index or the table, never a nested loop per key.
 EXISTING_SQL = " UNION ALL ".join(
-    f"SELECT {kind} AS kind, k.key, t.id FROM unnest(${2 if key == 'email' else 3}::text[]) AS k(key) "
-    f"JOIN {table} t ON t.org_id = $1 AND t.{key}_normalized = k.key{live}"
+    f"SELECT {kind} AS kind, t.{key}_normalized, t.id FROM {table} t "
+    f"WHERE t.org_id = $1 AND t.{key}_normalized = ANY(${2 if key == 'email' else 3}::text[]){live}"
     for kind, (table, key, live) in enumerate((
         ("lead", "email", " AND t.merged_into_id IS NULL"), ("lead", "phone", " AND t.merged_into_id IS NULL"),
         ("contact", "email", ""), ("contact", "phone", "")))
