@@ -42,7 +42,7 @@ from app.identity.models import User
 from app.identity.principal import Principal
 from app.leads.models import ImportStatus, LeadImport, LeadImportError, LeadSource
 from app.leads.normalize import normalize_company, normalize_email, phone_normalizer
-from app.leads.scoring import SCORED_FIELDS, row_scorer
+from app.leads.scoring import SCORED_FIELDS, RowScorer, row_scorer
 
 log = structlog.get_logger(__name__)
 
@@ -59,17 +59,19 @@ ROW_LEAD_COLUMNS = ("id", "first_name", "last_name", "email", "email_normalized"
                     "title", "company", "company_normalized", "company_size", "region", "product_interest",
                     "source", "campaign", "description", "owner_id")
 ID, EMAIL_N, PHONE_N = 3, 7, 9  # positions in a parsed row
-LEAD_COLUMNS = (*ROW_LEAD_COLUMNS, "org_id", "score", "grade", "score_breakdown", "assigned_at", "import_id", "version")
+LEAD_COLUMNS = (*ROW_LEAD_COLUMNS, "org_id", "score", "grade", "score_breakdown", "assigned_at", "import_id", "version",
+                "created_at", "updated_at")
 SCORE_POSITIONS = {name: 3 + ROW_LEAD_COLUMNS.index(name) for name in SCORED_FIELDS}
 ERROR_COLUMNS = ("import_id", "row_number", "org_id", "code", "message", "duplicate_of")
 # Matches on the org's leads and contacts, by priority: lead email, lead phone, contact email, contact phone.
 # `= ANY(array)` rather than a join to unnest(): whatever the (often stale, mid-import) statistics
 # say, the plan stays one pass over an index or the table, never a nested loop per key.
+LIVE_OTHER = " AND t.merged_into_id IS NULL AND t.import_id IS DISTINCT FROM $4"  # this import's: ChunkPreparer
 EXISTING_SQL = " UNION ALL ".join(
     f"SELECT {kind} AS kind, t.{key}_normalized, t.id FROM {table} t "
     f"WHERE t.org_id = $1 AND t.{key}_normalized = ANY(${2 if key == 'email' else 3}::text[]){live}"
     for kind, (table, key, live) in enumerate((
-        ("lead", "email", " AND t.merged_into_id IS NULL"), ("lead", "phone", " AND t.merged_into_id IS NULL"),
+        ("lead", "email", LIVE_OTHER), ("lead", "phone", LIVE_OTHER),
         ("contact", "email", ""), ("contact", "phone", "")))
 )
 EXISTING_LABELS = (("Email", "lead"), ("Phone", "lead"), ("Email", "contact"), ("Phone", "contact"))
@@ -295,29 +297,39 @@ async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedIm
         header = next(reader, None)
         if not header:
             raise InvalidCsv("The file is empty")
-        async with sessionmaker() as session:
-            owners = {email.lower(): str(uid) for email, uid in (await session.execute(
-                select(User.email, User.id).where(User.org_id == job.org_id, User.is_active))).all()}
-        parser = RowParser(header_index(header), job.default_source, get_settings().default_phone_region, owners)
+        index = header_index(header)
         estimate = max(csv_text.count("\n") - 1 + (0 if csv_text.endswith("\n") else 1), 0)
         async with sessionmaker() as session, session.begin():
-            await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(total_rows=estimate))
+            owners = {email.lower(): str(uid) for email, uid in (await session.execute(
+                select(User.email, User.id).where(User.org_id == job.org_id, User.is_active))).all()}
+            # Rules and thresholds as they are when the import starts, for every chunk.
+            prepare = ChunkPreparer(job, await row_scorer(session, job.org_id, SCORE_POSITIONS))
+            now = (await session.execute(update(LeadImport).where(LeadImport.id == job.id)
+                                         .values(total_rows=estimate).returning(func.now()))).scalar_one()
+            parser = RowParser(index, job.default_source, get_settings().default_phone_region, owners)
+            records = await asyncio.to_thread(parser.parse, reader, 0, chunk_rows)
+            batch = await _prepare(prepare, records, await _matches(await _raw(session), prepare, records), now)
         done = 0
-        pending = asyncio.create_task(asyncio.to_thread(parser.parse, reader, 0, chunk_rows))
-        while True:
-            waited = time.perf_counter()
-            records = await pending
-            _tick("waiting for parse", waited)
-            if not records:
-                break
-            last_row = records[-1][0]
-            # Parse the next chunk while the database loads this one.
-            pending = asyncio.create_task(asyncio.to_thread(parser.parse, reader, last_row, chunk_rows))
+        # Pipeline: while the database takes chunk k, Python prepares chunk k+1 and parses k+2.
+        if records:
+            parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, records[-1][0], chunk_rows))
+        while records:
             started = time.perf_counter()
             async with sessionmaker() as session, session.begin():
-                await _load_chunk(session, job, records)
-            _tick("chunk total (db)", started)
+                raw = await _raw(session)
+                # One import per organisation at a time, so concurrent imports cannot both insert a row.
+                now = await raw.fetchval("SELECT now() FROM (SELECT pg_advisory_xact_lock("
+                                         "hashtextextended('lead_import:' || $1, 0))) l", str(job.org_id))
+                t = time.perf_counter()
+                upcoming = await parsing
+                _tick("waiting for parse", t)
+                if upcoming:
+                    parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, upcoming[-1][0], chunk_rows))
+                matches = await _matches(raw, prepare, upcoming)
+                next_batch, _ = await _gather(_prepare(prepare, upcoming, matches, now), _write(raw, job, batch))
+            _tick("chunk total", started)
             done += len(records)
+            records, batch = upcoming, next_batch
             if on_progress:
                 on_progress(done, max(done, estimate))
         return await _finish(sessionmaker, job, total=done)
@@ -337,69 +349,114 @@ async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedIm
             return failed
 
 
-async def _load_chunk(session: AsyncSession, job: ClaimedImport, records: list[tuple[Any, ...]]) -> None:
-    org = job.org_id
+async def _raw(session: AsyncSession) -> Any:
+    return (await (await session.connection()).get_raw_connection()).driver_connection
+
+
+async def _gather(*aws: Any) -> list[Any]:
+    """Both finished before the transaction ends, even when one fails."""
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
+
+
+@dataclass
+class Batch:
+    leads: list[tuple[Any, ...]]
+    errors: list[tuple[Any, ...]]
+    rows: int
+    duplicates: int
+
+
+async def _matches(raw: Any, prepare: ChunkPreparer, records: list[tuple[Any, ...]]) -> list[Any]:
+    """The chunk's matches among existing leads and contacts: one query."""
+    if not records or not prepare.job.skip_duplicates:
+        return []
     t = time.perf_counter()
-    conn = await session.connection()
-    raw = (await conn.get_raw_connection()).driver_connection
-    # One import per organisation at a time, so concurrent imports cannot both insert a row.
-    now = await raw.fetchval("SELECT now() FROM (SELECT pg_advisory_xact_lock(hashtextextended('lead_import:' || $1, 0))) l",
-                             str(org))
-    errors = [(job.id, r[0], org, r[1], r[2], None) for r in records if r[1] is not None]
-    rows = [r for r in records if r[1] is None]
-    if job.skip_duplicates:
-        rows = await _drop_duplicates(raw, job, rows, errors)
-    t = _tick("dedupe", t)
-    score = await row_scorer(session, org, SCORE_POSITIONS)
-    leads = [(*r[3:], org, *score(r), None if r[-1] is None else now, job.id, 1) for r in rows]
-    t = _tick("score", t)
-    await raw.copy_records_to_table("lead", records=leads, columns=LEAD_COLUMNS)
+    emails = list({r[EMAIL_N] for r in records if r[1] is None and r[EMAIL_N] is not None})
+    phones = list({r[PHONE_N] for r in records if r[1] is None and r[PHONE_N] is not None})
+    matches = await raw.fetch(EXISTING_SQL, prepare.job.org_id, emails, phones, prepare.job.id)
+    _tick("existing-duplicates query", t)
+    return matches
+
+
+async def _prepare(prepare: ChunkPreparer, records: list[tuple[Any, ...]], matches: list[Any], now: Any) -> Batch | None:
+    """Dedupe and scoring in a thread, so that it overlaps the database's work on the previous chunk."""
+    if not records:
+        return None
+    t = time.perf_counter()
+    batch = await asyncio.to_thread(prepare, records, matches, now)
+    _tick("dedupe+score (thread)", t)
+    return batch
+
+
+async def _write(raw: Any, job: ClaimedImport, batch: Batch | None) -> None:
+    assert batch is not None
+    t = time.perf_counter()
+    await raw.copy_records_to_table("lead", records=batch.leads, columns=LEAD_COLUMNS)
     t = _tick("copy into lead", t)
-    if errors:
-        await raw.copy_records_to_table("lead_import_error", records=errors, columns=ERROR_COLUMNS)
-    duplicates = sum(1 for e in errors if e[3] == "duplicate")
-    await conn.execute(update(LeadImport).where(LeadImport.id == job.id).values(
-        created_count=LeadImport.created_count + len(leads), duplicate_count=LeadImport.duplicate_count + duplicates,
-        error_count=LeadImport.error_count + len(errors) - duplicates,
-        processed_rows=LeadImport.processed_rows + len(records), updated_at=func.now()))
+    if batch.errors:
+        await raw.copy_records_to_table("lead_import_error", records=batch.errors, columns=ERROR_COLUMNS)
+    await raw.execute(
+        "UPDATE lead_import SET created_count = created_count + $2, duplicate_count = duplicate_count + $3, "
+        "error_count = error_count + $4, processed_rows = processed_rows + $5, updated_at = now() WHERE id = $1",
+        job.id, len(batch.leads), batch.duplicates, len(batch.errors) - batch.duplicates, batch.rows)
     _tick("errors+progress", t)
 
 
-async def _drop_duplicates(raw: Any, job: ClaimedImport, rows: list[tuple[Any, ...]],
-                           errors: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The rows that match no existing lead/contact and no earlier row of the chunk; the others
-    go to `errors`. Earlier chunks are committed leads by now, so they count as existing."""
-    emails = list({r[EMAIL_N] for r in rows if r[EMAIL_N] is not None})
-    phones = list({r[PHONE_N] for r in rows if r[PHONE_N] is not None})
-    existing: tuple[dict[str, uuid.UUID], ...] = ({}, {}, {}, {})
-    for kind, key, found in await raw.fetch(EXISTING_SQL, job.org_id, emails, phones):
-        existing[kind].setdefault(key, found)
-    lead_email, lead_phone, contact_email, contact_phone = existing
-    kept: list[tuple[Any, ...]] = []
-    first_email: dict[str, tuple[Any, ...]] = {}
-    first_phone: dict[str, tuple[Any, ...]] = {}
-    repeats: list[tuple[int, str, tuple[Any, ...]]] = []
-    for r in rows:
-        email, phone = r[EMAIL_N], r[PHONE_N]
-        for kind, (found, key) in enumerate(((lead_email, email), (lead_phone, phone),
-                                            (contact_email, email), (contact_phone, phone))):
-            if key is not None and (match := found.get(key)) is not None:
-                label, table = EXISTING_LABELS[kind]
-                errors.append((job.id, r[0], job.org_id, "duplicate", f"{label} matches existing {table} {match}", match))
-                break
-        else:
-            # As the set-based version did: a row's email counts as seen even if its phone repeats.
-            if email is not None and (first := first_email.setdefault(email, r)) is not r:
-                repeats.append((r[0], "Email", first))
-            elif phone is not None and (first := first_phone.setdefault(phone, r)) is not r:
-                repeats.append((r[0], "Phone", first))
-            else:
-                kept.append(r)
-    created = {r[ID] for r in kept}
-    for row_number, label, first in repeats:
-        errors.append((job.id, row_number, job.org_id, "duplicate", f"{label} repeats row {first[0]}",
-                       first[ID] if first[ID] in created else None))
-    return kept
+class ChunkPreparer:
+    """Parsed rows -> lead and error records, chunk after chunk. Duplicate checks, in this
+    order: an existing lead's email, its phone, a contact's email, its phone (`matches`,
+    from EXISTING_SQL, which leaves out this import's own leads), then an earlier row of the
+    file, in any chunk: its email, else its phone. A repeat's duplicate_of is the lead the
+    first row made (None if that row was skipped itself), so the outcome of a row never
+    depends on where the chunks split."""
+
+    def __init__(self, job: ClaimedImport, score: RowScorer) -> None:
+        self.job, self.score = job, score
+        # normalised email/phone -> (row number, lead id or None) of its first error-free row
+        self.first_email: dict[str, tuple[int, Any]] = {}
+        self.first_phone: dict[str, tuple[int, Any]] = {}
+
+    def __call__(self, records: list[tuple[Any, ...]], matches: list[Any], now: Any) -> Batch:
+        org, import_id, dedupe = self.job.org_id, self.job.id, self.job.skip_duplicates
+        existing: tuple[dict[str, Any], ...] = ({}, {}, {}, {})
+        for kind, key, found in matches:
+            existing[kind].setdefault(key, found)
+        lead_email, lead_phone, contact_email, contact_phone = existing
+        first_email, first_phone, score = self.first_email, self.first_phone, self.score
+        leads, errors, duplicates = [], [], 0
+        for r in records:
+            if r[1] is not None:
+                errors.append((import_id, r[0], org, r[1], r[2], None))
+                continue
+            if dedupe:
+                email, phone, dup = r[EMAIL_N], r[PHONE_N], None
+                for kind, (found, key) in enumerate(((lead_email, email), (lead_phone, phone),
+                                                    (contact_email, email), (contact_phone, phone))):
+                    if key is not None and (match := found.get(key)) is not None:
+                        label, table = EXISTING_LABELS[kind]
+                        dup = (f"{label} matches existing {table} {match}", match)
+                        break
+                else:
+                    if email is not None and (first := first_email.get(email)) is not None:
+                        dup = (f"Email repeats row {first[0]}", first[1])
+                    else:
+                        if phone is not None and (first := first_phone.get(phone)) is not None:
+                            dup = (f"Phone repeats row {first[0]}", first[1])
+                        # As the set-based version did: a row's email counts as seen even if its phone repeats.
+                        if email is not None:
+                            first_email[email] = (r[0], None if dup else r[ID])
+                        if dup is None and phone is not None:
+                            first_phone[phone] = (r[0], r[ID])
+                if dup is not None:
+                    errors.append((import_id, r[0], org, "duplicate", *dup))
+                    duplicates += 1
+                    continue
+            leads.append((*r[3:], org, *score(r), None if r[-1] is None else now, import_id, 1, now, now))
+        return Batch(leads, errors, len(records), duplicates)
 
 
 async def _finish(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, *, total: int) -> LeadImport:
