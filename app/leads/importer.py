@@ -21,7 +21,7 @@ import csv
 import io
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -368,6 +368,9 @@ class Batch:
     errors: list[tuple[Any, ...]]
     rows: int
     duplicates: int
+    # The leads as COPY csv, encoded in the preparing thread (C csv writer): the event loop only
+    # sends it, so it never waits for the GIL held by the thread preparing the next chunk.
+    leads_csv: bytes = b""
 
 
 async def _matches(raw: Any, prepare: ChunkPreparer, records: list[tuple[Any, ...]]) -> list[Any]:
@@ -395,7 +398,10 @@ async def _prepare(prepare: ChunkPreparer, records: list[tuple[Any, ...]], match
 async def _write(raw: Any, job: ClaimedImport, batch: Batch | None) -> None:
     assert batch is not None
     t = time.perf_counter()
-    await raw.copy_records_to_table("lead", records=batch.leads, columns=LEAD_COLUMNS)
+    if b"\n\\." in batch.leads_csv:  # a "\." line inside a value would read as end of data: binary COPY
+        await raw.copy_records_to_table("lead", records=batch.leads, columns=LEAD_COLUMNS)
+    else:
+        await raw.copy_to_table("lead", source=_pieces(batch.leads_csv), columns=LEAD_COLUMNS, format="csv")
     t = _tick("copy into lead", t)
     if batch.errors:
         await raw.copy_records_to_table("lead_import_error", records=batch.errors, columns=ERROR_COLUMNS)
@@ -404,6 +410,11 @@ async def _write(raw: Any, job: ClaimedImport, batch: Batch | None) -> None:
         "error_count = error_count + $4, processed_rows = processed_rows + $5, updated_at = now() WHERE id = $1",
         job.id, len(batch.leads), batch.duplicates, len(batch.errors) - batch.duplicates, batch.rows)
     _tick("errors+progress", t)
+
+
+async def _pieces(data: bytes, size: int = 1 << 20) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
 
 
 class ChunkPreparer:
@@ -456,7 +467,10 @@ class ChunkPreparer:
                     duplicates += 1
                     continue
             leads.append((*r[3:], org, *score(r), None if r[-1] is None else now, import_id, 1, now, now))
-        return Batch(leads, errors, len(records), duplicates)
+        out = io.StringIO()
+        # None -> empty unquoted field = NULL (values are never ""); \r\n so that a \r in a value is quoted.
+        csv.writer(out, lineterminator="\r\n").writerows(leads)
+        return Batch(leads, errors, len(records), duplicates, out.getvalue().encode())
 
 
 async def _finish(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, *, total: int) -> LeadImport:

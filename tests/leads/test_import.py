@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 
 import httpx
@@ -176,3 +178,23 @@ async def test_the_worker_job_imports_an_uploaded_file(client: httpx.AsyncClient
     assert (done["status"], done["created_count"], done["duplicate_count"], done["error_count"]) == ("completed", 1, 1, 1)
     lead = (await client.get("/v1/leads", headers=h)).json()["items"][0]
     assert (lead["last_name"], lead["source"], lead["import_id"]) == ("A", "referral", job["id"])
+
+
+async def test_awkward_values_arrive_unchanged(client: httpx.AsyncClient, tenant: Tenant, app: FastAPI) -> None:
+    """Rows reach the lead table as COPY csv: quotes, separators, line breaks and backslashes survive,
+    and so does a line holding only '\\.' (COPY's end-of-data marker), one chunk per row."""
+    h = {**tenant.admin.headers, "Content-Type": "text/csv"}
+    awkward = {"A": 'line 1\r\nline 2\ttab "quoted", back\\slash \\N 中文', "B": "before\n\\.\nafter", "C": "\\.",
+               "D": 'x"', "E": "\r"}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["last_name", "description", "title"])
+    for name, text in awkward.items():
+        writer.writerow([name, text, "NULL"])
+    r = await client.post("/v1/lead-imports", content=out.getvalue().encode(), headers=h)
+    await _process(app, r.json()["id"], chunk_rows=1)
+    rows = (await tenant.session.execute(select(Lead.last_name, Lead.description, Lead.title, Lead.company)
+                                         .where(Lead.org_id == tenant.id))).all()
+    # Values are trimmed (a lone "\r" is nothing), absent ones are NULL, never "".
+    assert {x.last_name: x.description for x in rows} == {**awkward, "A": awkward["A"], "E": None}
+    assert {(x.title, x.company) for x in rows} == {("NULL", None)}
