@@ -21,7 +21,7 @@ import csv
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 import uuid_utils
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.audit import AuditAction, record_audit
@@ -299,39 +299,12 @@ async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedIm
             raise InvalidCsv("The file is empty")
         index = header_index(header)
         estimate = max(csv_text.count("\n") - 1 + (0 if csv_text.endswith("\n") else 1), 0)
-        async with sessionmaker() as session, session.begin():
-            owners = {email.lower(): str(uid) for email, uid in (await session.execute(
-                select(User.email, User.id).where(User.org_id == job.org_id, User.is_active))).all()}
-            # Rules and thresholds as they are when the import starts, for every chunk.
-            prepare = ChunkPreparer(job, await row_scorer(session, job.org_id, SCORE_POSITIONS))
-            now = (await session.execute(update(LeadImport).where(LeadImport.id == job.id)
-                                         .values(total_rows=estimate).returning(func.now()))).scalar_one()
-            parser = RowParser(index, job.default_source, get_settings().default_phone_region, owners)
-            records = await asyncio.to_thread(parser.parse, reader, 0, chunk_rows)
-            batch = await _prepare(prepare, records, await _matches(await _raw(session), prepare, records), now)
-        done = 0
-        # Pipeline: while the database takes chunk k, Python prepares chunk k+1 and parses k+2.
-        if records:
-            parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, records[-1][0], chunk_rows))
-        while records:
-            started = time.perf_counter()
-            async with sessionmaker() as session, session.begin():
-                raw = await _raw(session)
-                # One import per organisation at a time, so concurrent imports cannot both insert a row.
-                now = await raw.fetchval("SELECT now() FROM (SELECT pg_advisory_xact_lock("
-                                         "hashtextextended('lead_import:' || $1, 0))) l", str(job.org_id))
-                t = time.perf_counter()
-                upcoming = await parsing
-                _tick("waiting for parse", t)
-                if upcoming:
-                    parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, upcoming[-1][0], chunk_rows))
-                matches = await _matches(raw, prepare, upcoming)
-                next_batch, _ = await _gather(_prepare(prepare, upcoming, matches, now), _write(raw, job, batch))
-            _tick("chunk total", started)
-            done += len(records)
-            records, batch = upcoming, next_batch
-            if on_progress:
-                on_progress(done, max(done, estimate))
+        # One import per organisation at a time, for the whole import: chunk k+1 is checked for
+        # duplicates before chunk k commits, so no other import may commit in between.
+        async with sessionmaker() as guard, guard.begin():
+            await guard.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('lead_import:' || :org, 0))"),
+                                {"org": str(job.org_id)})
+            done = await _pipeline(sessionmaker, job, reader, index, estimate, chunk_rows, on_progress)
         return await _finish(sessionmaker, job, total=done)
     except Exception as exc:
         log.warning("lead_import_failed", import_id=str(job.id), exc_info=exc)
@@ -347,6 +320,43 @@ async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedIm
             failed = await session.get(LeadImport, job.id)
             assert failed is not None
             return failed
+
+
+async def _pipeline(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, reader: Iterator[list[str]],
+                    index: tuple[int | None, ...], estimate: int, chunk_rows: int, on_progress: ProgressFn | None) -> int:
+    """Chunk after chunk, each its own transaction (progress is visible); the rows processed."""
+    async with sessionmaker() as session, session.begin():
+        owners = {email.lower(): str(uid) for email, uid in (await session.execute(
+            select(User.email, User.id).where(User.org_id == job.org_id, User.is_active))).all()}
+        # Rules and thresholds as they are when the import starts, for every chunk.
+        prepare = ChunkPreparer(job, await row_scorer(session, job.org_id, SCORE_POSITIONS))
+        now = (await session.execute(update(LeadImport).where(LeadImport.id == job.id)
+                                     .values(total_rows=estimate).returning(func.now()))).scalar_one()
+        parser = RowParser(index, job.default_source, get_settings().default_phone_region, owners)
+        records = await asyncio.to_thread(parser.parse, reader, 0, chunk_rows)
+        batch = await _prepare(prepare, records, await _matches(await _raw(session), prepare, records), now)
+    done = 0
+    # Pipeline: while the database takes chunk k, Python prepares chunk k+1 and parses k+2.
+    if records:
+        parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, records[-1][0], chunk_rows))
+    while records:
+        started = time.perf_counter()
+        async with sessionmaker() as session, session.begin():
+            raw = await _raw(session)
+            now = await raw.fetchval("SELECT now()")
+            t = time.perf_counter()
+            upcoming = await parsing
+            _tick("waiting for parse", t)
+            if upcoming:
+                parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, upcoming[-1][0], chunk_rows))
+            matches = await _matches(raw, prepare, upcoming)
+            next_batch, _ = await _gather(_prepare(prepare, upcoming, matches, now), _write(raw, job, batch))
+        _tick("chunk total", started)
+        done += len(records)
+        records, batch = upcoming, next_batch
+        if on_progress:
+            on_progress(done, max(done, estimate))
+    return done
 
 
 async def _raw(session: AsyncSession) -> Any:
@@ -368,9 +378,6 @@ class Batch:
     errors: list[tuple[Any, ...]]
     rows: int
     duplicates: int
-    # The leads as COPY csv, encoded in the preparing thread (C csv writer): the event loop only
-    # sends it, so it never waits for the GIL held by the thread preparing the next chunk.
-    leads_csv: bytes = b""
 
 
 async def _matches(raw: Any, prepare: ChunkPreparer, records: list[tuple[Any, ...]]) -> list[Any]:
@@ -398,10 +405,7 @@ async def _prepare(prepare: ChunkPreparer, records: list[tuple[Any, ...]], match
 async def _write(raw: Any, job: ClaimedImport, batch: Batch | None) -> None:
     assert batch is not None
     t = time.perf_counter()
-    if b"\n\\." in batch.leads_csv:  # a "\." line inside a value would read as end of data: binary COPY
-        await raw.copy_records_to_table("lead", records=batch.leads, columns=LEAD_COLUMNS)
-    else:
-        await raw.copy_to_table("lead", source=_pieces(batch.leads_csv), columns=LEAD_COLUMNS, format="csv")
+    await raw.copy_records_to_table("lead", records=batch.leads, columns=LEAD_COLUMNS)
     t = _tick("copy into lead", t)
     if batch.errors:
         await raw.copy_records_to_table("lead_import_error", records=batch.errors, columns=ERROR_COLUMNS)
@@ -410,11 +414,6 @@ async def _write(raw: Any, job: ClaimedImport, batch: Batch | None) -> None:
         "error_count = error_count + $4, processed_rows = processed_rows + $5, updated_at = now() WHERE id = $1",
         job.id, len(batch.leads), batch.duplicates, len(batch.errors) - batch.duplicates, batch.rows)
     _tick("errors+progress", t)
-
-
-async def _pieces(data: bytes, size: int = 1 << 20) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start:start + size]
 
 
 class ChunkPreparer:
@@ -467,10 +466,7 @@ class ChunkPreparer:
                     duplicates += 1
                     continue
             leads.append((*r[3:], org, *score(r), None if r[-1] is None else now, import_id, 1, now, now))
-        out = io.StringIO()
-        # None -> empty unquoted field = NULL (values are never ""); \r\n so that a \r in a value is quoted.
-        csv.writer(out, lineterminator="\r\n").writerows(leads)
-        return Batch(leads, errors, len(records), duplicates, out.getvalue().encode())
+        return Batch(leads, errors, len(records), duplicates)
 
 
 async def _finish(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, *, total: int) -> LeadImport:

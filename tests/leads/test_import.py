@@ -181,8 +181,8 @@ async def test_the_worker_job_imports_an_uploaded_file(client: httpx.AsyncClient
 
 
 async def test_awkward_values_arrive_unchanged(client: httpx.AsyncClient, tenant: Tenant, app: FastAPI) -> None:
-    """Rows reach the lead table as COPY csv: quotes, separators, line breaks and backslashes survive,
-    and so does a line holding only '\\.' (COPY's end-of-data marker), one chunk per row."""
+    """Rows reach the lead table by COPY: quotes, separators, line breaks, backslashes and COPY's
+    end-of-data marker survive; one chunk per row."""
     h = {**tenant.admin.headers, "Content-Type": "text/csv"}
     awkward = {"A": 'line 1\r\nline 2\ttab "quoted", back\\slash \\N 中文', "B": "before\n\\.\nafter", "C": "\\.",
                "D": 'x"', "E": "\r"}
