@@ -299,8 +299,8 @@ async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedIm
             raise InvalidCsv("The file is empty")
         index = header_index(header)
         estimate = max(csv_text.count("\n") - 1 + (0 if csv_text.endswith("\n") else 1), 0)
-        # One import per organisation at a time, for the whole import: chunk k+1 is checked for
-        # duplicates before chunk k commits, so no other import may commit in between.
+        # One import per organisation at a time, for the whole import (a transaction of its own
+        # holds the lock): rows repeated across chunks are found in Python, not in the table.
         async with sessionmaker() as guard, guard.begin():
             await guard.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('lead_import:' || :org, 0))"),
                                 {"org": str(job.org_id)})
@@ -324,52 +324,42 @@ async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedIm
 
 async def _pipeline(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, reader: Iterator[list[str]],
                     index: tuple[int | None, ...], estimate: int, chunk_rows: int, on_progress: ProgressFn | None) -> int:
-    """Chunk after chunk, each its own transaction (progress is visible); the rows processed."""
+    """Chunk after chunk, each its own transaction (progress is visible); the rows processed.
+    The next chunk is parsed in a thread while the database takes this one. (Deduping and
+    scoring in a thread as well measured slower: the event loop then waits for the GIL.)"""
     async with sessionmaker() as session, session.begin():
         owners = {email.lower(): str(uid) for email, uid in (await session.execute(
             select(User.email, User.id).where(User.org_id == job.org_id, User.is_active))).all()}
         # Rules and thresholds as they are when the import starts, for every chunk.
         prepare = ChunkPreparer(job, await row_scorer(session, job.org_id, SCORE_POSITIONS))
-        now = (await session.execute(update(LeadImport).where(LeadImport.id == job.id)
-                                     .values(total_rows=estimate).returning(func.now()))).scalar_one()
-        parser = RowParser(index, job.default_source, get_settings().default_phone_region, owners)
-        records = await asyncio.to_thread(parser.parse, reader, 0, chunk_rows)
-        batch = await _prepare(prepare, records, await _matches(await _raw(session), prepare, records), now)
+        await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(total_rows=estimate))
+    parser = RowParser(index, job.default_source, get_settings().default_phone_region, owners)
     done = 0
-    # Pipeline: while the database takes chunk k, Python prepares chunk k+1 and parses k+2.
-    if records:
+    parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, 0, chunk_rows))
+    while True:
+        t = time.perf_counter()
+        records = await parsing
+        _tick("waiting for parse", t)
+        if not records:
+            return done
         parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, records[-1][0], chunk_rows))
-    while records:
         started = time.perf_counter()
         async with sessionmaker() as session, session.begin():
             raw = await _raw(session)
             now = await raw.fetchval("SELECT now()")
+            matches = await _matches(raw, prepare, records)
             t = time.perf_counter()
-            upcoming = await parsing
-            _tick("waiting for parse", t)
-            if upcoming:
-                parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, upcoming[-1][0], chunk_rows))
-            matches = await _matches(raw, prepare, upcoming)
-            next_batch, _ = await _gather(_prepare(prepare, upcoming, matches, now), _write(raw, job, batch))
+            batch = prepare(records, matches, now)
+            _tick("dedupe+score", t)
+            await _write(raw, job, batch)
         _tick("chunk total", started)
         done += len(records)
-        records, batch = upcoming, next_batch
         if on_progress:
             on_progress(done, max(done, estimate))
-    return done
 
 
 async def _raw(session: AsyncSession) -> Any:
     return (await (await session.connection()).get_raw_connection()).driver_connection
-
-
-async def _gather(*aws: Any) -> list[Any]:
-    """Both finished before the transaction ends, even when one fails."""
-    results = await asyncio.gather(*aws, return_exceptions=True)
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
-    return results
 
 
 @dataclass
@@ -392,18 +382,7 @@ async def _matches(raw: Any, prepare: ChunkPreparer, records: list[tuple[Any, ..
     return matches
 
 
-async def _prepare(prepare: ChunkPreparer, records: list[tuple[Any, ...]], matches: list[Any], now: Any) -> Batch | None:
-    """Dedupe and scoring in a thread, so that it overlaps the database's work on the previous chunk."""
-    if not records:
-        return None
-    t = time.perf_counter()
-    batch = await asyncio.to_thread(prepare, records, matches, now)
-    _tick("dedupe+score (thread)", t)
-    return batch
-
-
-async def _write(raw: Any, job: ClaimedImport, batch: Batch | None) -> None:
-    assert batch is not None
+async def _write(raw: Any, job: ClaimedImport, batch: Batch) -> None:
     t = time.perf_counter()
     await raw.copy_records_to_table("lead", records=batch.leads, columns=LEAD_COLUMNS)
     t = _tick("copy into lead", t)
