@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -11,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
+from app.core.db import Database
 from app.identity.models import Role
 from app.leads import importer, scoring
 from app.leads.models import Lead
@@ -198,3 +200,24 @@ async def test_awkward_values_arrive_unchanged(client: httpx.AsyncClient, tenant
     # Values are trimmed (a lone "\r" is nothing), absent ones are NULL, never "".
     assert {x.last_name: x.description for x in rows} == {**awkward, "A": awkward["A"], "E": None}
     assert {(x.title, x.company) for x in rows} == {("NULL", None)}
+
+
+async def test_concurrent_imports_of_one_org_never_both_insert_a_row(committed_client: httpx.AsyncClient,
+                                                                      committed_tenant: Tenant, database: Database) -> None:
+    """Two workers take two uploads of overlapping files at once: the organisation's import lock,
+    held for a whole import, lets the second see every lead of the first (chunks of 2 rows)."""
+    h = {**committed_tenant.admin.headers, "Content-Type": "text/csv"}
+    rows = "".join(f"L{i},same{i}@x.example\n" for i in range(12))
+    ids = [(await committed_client.post("/v1/lead-imports", content=f"last_name,email\n{rows}".encode(), headers=h)).json()["id"]
+           for _ in range(2)]
+
+    async def work(import_id: str) -> None:
+        claimed = await importer.claim_next(database.sessionmaker, import_id=uuid.UUID(import_id))
+        assert claimed is not None
+        await importer.process(database.sessionmaker, *claimed, chunk_rows=2)
+
+    await asyncio.gather(*(work(i) for i in ids))
+    done = [(await committed_client.get(f"/v1/lead-imports/{i}", headers=h)).json() for i in ids]
+    assert sorted((d["created_count"], d["duplicate_count"]) for d in done) == [(0, 12), (12, 0)]
+    leads = (await committed_client.get("/v1/leads?limit=100", headers=h)).json()["items"]
+    assert sorted(x["email"] for x in leads) == sorted(f"same{i}@x.example" for i in range(12))
