@@ -64,7 +64,7 @@ ERROR_COLUMNS = ("import_id", "row_number", "org_id", "code", "message", "duplic
 # Matches on the org's leads and contacts, by priority: lead email, lead phone, contact email, contact phone.
 # `= ANY(array)` rather than a join to unnest(): whatever the (often stale, mid-import) statistics
 # say, the plan stays one pass over an index or the table, never a nested loop per key.
-LIVE_OTHER = " AND t.merged_into_id IS NULL AND t.import_id IS DISTINCT FROM $4"  # this import's: ChunkPreparer
+LIVE_OTHER = " AND t.merged_into_id IS NULL AND t.import_id IS DISTINCT FROM $4"  # its own rows: ChunkPreparer
 EXISTING_SQL = " UNION ALL ".join(
     f"SELECT {kind} AS kind, t.{key}_normalized, t.id FROM {table} t "
     f"WHERE t.org_id = $1 AND t.{key}_normalized = ANY(${2 if key == 'email' else 3}::text[]){live}"

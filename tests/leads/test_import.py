@@ -175,7 +175,8 @@ async def test_the_worker_job_imports_an_uploaded_file(client: httpx.AsyncClient
     csv_text = "last_name,email,source\nA,a@x.example,referral\nB,a@x.example,event\nC,bad,event\n"
     job = (await client.post("/v1/lead-imports", content=csv_text.encode(), headers=h)).json()
     async with app.state.db.sessionmaker() as session, session.begin():  # what app.worker.run_once does
-        assert await importer.run_queued_imports(session, app.state.settings) == 1
+        # >= 1: uploads committed by other tests of the run may be queued too
+        assert await importer.run_queued_imports(session, app.state.settings) >= 1
     done = (await client.get(f"/v1/lead-imports/{job['id']}", headers=h)).json()
     assert (done["status"], done["created_count"], done["duplicate_count"], done["error_count"]) == ("completed", 1, 1, 1)
     lead = (await client.get("/v1/leads", headers=h)).json()["items"][0]
