@@ -1,10 +1,11 @@
-"""Field conditions shared by scoring rules (evaluated in SQL, set-based, over any
-relation with the lead's column names) and assignment rules (evaluated in Python on one
-lead). One vocabulary of fields and operators, validated in one place."""
+"""Field conditions shared by scoring rules and assignment rules. One vocabulary of
+fields and operators, validated in one place, with two evaluators that give the same
+answers: SQL (set-based scoring over any relation with the lead's column names) and Python
+(routing one lead; scoring the rows of a bulk import before they are copied in)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -129,35 +130,37 @@ def grade_sql(score: ColumnElement[int], a: int, b: int, c: int) -> ColumnElemen
 
 # ---- Python (assignment) --------------------------------------------------------------
 
-def matches(values: Mapping[str, Any], field: str, operator: str, value: Any) -> bool:
-    current = values.get(field)
-    numeric = field in NUMBER_FIELDS
+def compile_condition(field: str, operator: str, value: Any) -> Callable[[Any], bool]:
+    """The condition as a test of the field's value, prepared once (lists to sets, text
+    lower-cased): bulk paths run it per row, routing per lead. Same answers as condition_sql."""
     if operator == "is_set":
-        return current is not None and current != ""
+        return lambda cur: cur is not None and cur != ""
     if operator == "is_empty":
-        return current is None or current == ""
-    if current is None:
-        return operator in ("ne", "not_in")
-    if not numeric:
-        current = str(current).lower()
-        norm = lambda v: str(v).lower()  # noqa: E731
+        return lambda cur: cur is None or cur == ""
+    numeric = field in NUMBER_FIELDS
+    norm: Callable[[Any], Any] = (lambda v: v) if numeric else (lambda v: str(v).lower())
+    absent = operator in ("ne", "not_in")  # what a missing value answers
+    if operator in _LIST_OPS:
+        options = frozenset(norm(v) for v in value)
+        test: Callable[[Any], bool] = (lambda c: c in options) if operator == "in" else (lambda c: c not in options)
     else:
-        norm = lambda v: v  # noqa: E731
-    if operator == "eq":
-        return current == norm(value)
-    if operator == "ne":
-        return current != norm(value)
-    if operator == "in":
-        return current in [norm(v) for v in value]
-    if operator == "not_in":
-        return current not in [norm(v) for v in value]
-    if operator == "contains":
-        return norm(value) in current
-    return {"gt": current > value, "gte": current >= value, "lt": current < value, "lte": current <= value}[operator]
+        target = norm(value)
+        test = {
+            "eq": lambda c: c == target, "ne": lambda c: c != target, "contains": lambda c: target in c,
+            "gt": lambda c: c > target, "gte": lambda c: c >= target, "lt": lambda c: c < target,
+            "lte": lambda c: c <= target,
+        }[operator]
+    if numeric:
+        return lambda cur: absent if cur is None else test(cur)
+    return lambda cur: absent if cur is None else test(str(cur).lower())
+
+
+def matches(values: Mapping[str, Any], field: str, operator: str, value: Any) -> bool:
+    return compile_condition(field, operator, value)(values.get(field))
 
 
 def all_match(values: Mapping[str, Any], conditions: list[dict[str, Any]]) -> bool:
     return all(matches(values, c["field"], c["operator"], c.get("value")) for c in conditions) if conditions else True
 
 
-__all__ = ["Condition", "all_match", "condition_sql", "grade_sql", "score_sql", "true"]
+__all__ = ["Condition", "all_match", "compile_condition", "condition_sql", "grade_sql", "score_sql", "true"]

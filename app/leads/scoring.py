@@ -1,7 +1,8 @@
-"""Scoring and grading: organisation rules -> points -> grade, computed in SQL.
+"""Scoring and grading: organisation rules -> points -> grade.
 
-One implementation serves a single lead (after create/update), a whole organisation
-(after a rule or threshold change) and a bulk import (in the INSERT ... SELECT itself).
+The SQL implementation serves a single lead (after create/update) and a whole organisation
+(after a rule or threshold change); a bulk import scores its rows in Python with the same
+conditions (`RowScorer`, tests/leads/test_import.py checks both agree) before copying them in.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, FromClause, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +23,7 @@ from app.core.events import record_event
 from app.identity.models import Role
 from app.identity.principal import Principal
 from app.leads.models import Lead, LeadSettings, ScoringRule
-from app.leads.rules import grade_sql, score_sql
+from app.leads.rules import compile_condition, describe, grade_sql, score_sql
 from app.leads.schemas import (
     LeadSettingsIn,
     ScoringRuleIn,
@@ -51,14 +53,35 @@ async def active_rules(session: AsyncSession, org_id: uuid.UUID) -> list[Scoring
     return list(rows)
 
 
-async def score_and_thresholds(session: AsyncSession, org_id: uuid.UUID, rel: FromClause) -> tuple[
-        ColumnElement[int], ColumnElement[Any], tuple[int, int, int]]:
-    """(score, breakdown) over `rel`, and the (A, B, C) grade thresholds: for callers that
-    compute the score once in a subquery and grade from it (bulk import)."""
+class RowScorer:
+    """The Python twin of score_sql for bulk import: rows are tuples, `positions` says
+    where each scored field sits. Returns (score, grade, breakdown as JSON text), the
+    breakdown listing the matching rules in rule order, as the SQL version does."""
+
+    def __init__(self, rules: list[ScoringRule], thresholds: tuple[int, int, int], positions: dict[str, int]) -> None:
+        self.tests = [
+            (positions[r.field], compile_condition(r.field, r.operator, r.value), r.points,
+             orjson.dumps({"rule_id": str(r.id), "name": r.name, "points": r.points,
+                           "condition": describe(r.field, r.operator, r.value)}).decode())
+            for r in rules
+        ]
+        self.thresholds = thresholds
+
+    def __call__(self, row: tuple[Any, ...]) -> tuple[int, str, str]:
+        score, parts = 0, []
+        for pos, test, points, entry in self.tests:
+            if test(row[pos]):
+                score += points
+                parts.append(entry)
+        a, b, c = self.thresholds
+        grade = "A" if score >= a else "B" if score >= b else "C" if score >= c else "D"
+        return score, grade, "[" + ",".join(parts) + "]"
+
+
+async def row_scorer(session: AsyncSession, org_id: uuid.UUID, positions: dict[str, int]) -> RowScorer:
     settings = await get_settings_row(session, org_id)
-    rules = await active_rules(session, org_id)
-    score, breakdown = score_sql({name: rel.c[name] for name in SCORED_FIELDS}, rules)
-    return score, breakdown, (settings.grade_a_min, settings.grade_b_min, settings.grade_c_min)
+    return RowScorer(await active_rules(session, org_id),
+                     (settings.grade_a_min, settings.grade_b_min, settings.grade_c_min), positions)
 
 
 async def scoring_exprs(session: AsyncSession, org_id: uuid.UUID, rel: FromClause) -> tuple[ColumnElement[int], ColumnElement[Any], ColumnElement[str]]:

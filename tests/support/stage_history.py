@@ -17,8 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.ids import new_id
 from app.pipelines.models import (
-    ExitKind, LostReason, Opportunity, OpportunityStatus, Pipeline, Stage, StageInterval, StageKind,
-    StageTransition, TransitionKind,
+    ExitKind,
+    LostReason,
+    Opportunity,
+    OpportunityStatus,
+    Pipeline,
+    Stage,
+    StageInterval,
+    StageKind,
+    StageTransition,
+    TransitionKind,
 )
 from tests.support.factories import Actor, Tenant
 
