@@ -35,7 +35,9 @@ start() {  # $1 = ours|baseline, $2 = port
   echo "server $1 did not start"; cat /tmp/bench-$1.log; exit 1
 }
 
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; }
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=; }
+# A server left running would keep holding the caller's lock (flock) and the port.
+trap '[ -n "${PID:-}" ] && kill "$PID" 2>/dev/null || true' EXIT
 
 run() {  # $1 = ours|baseline, $2 = read|transition
   local port=$([ "$1" = ours ] && echo 8801 || echo 8802)
