@@ -121,14 +121,7 @@ async def test_random_histories_add_up(client, session: AsyncSession, tenant: Te
     try:
         rep = await tenant.add_user(Role.rep)
         h = await PipelineHistory.create(tenant, name="random")
-        for start, offset, moves in deals:
-            deal = await h.open_deal(rep, when=at(offset), stage=start)
-            t = offset
-            for target, gap in moves:
-                t += gap
-                if h.stage(target).id == deal.opportunity.stage_id:
-                    continue
-                await h.move(deal, target, when=at(t), lost_reason="Price" if target == "Lost" else None)
+        await h.replay(rep, deals)
         await assert_summary_matches_history(session, tenant.id)
         await assert_rollup_matches_summary(session, tenant.id)
         res = await client.get("/v1/analytics/stage-conversion", headers=tenant.admin.headers, params={

@@ -172,6 +172,20 @@ class PipelineHistory:
         for stage, days in steps:
             await self.move(deal, stage, when=at(days), lost_reason="Price" if stage == "Lost" else None)
 
+    async def replay(self, owner: Actor, deals: list[tuple[str, float, list[tuple[str, float]]]]) -> list[Deal]:
+        """Random histories from property tests: per deal (first stage, days after T0 it
+        opens, [(next stage, days later)...]); a move to the stage it is in is skipped."""
+        made = []
+        for start, offset, moves in deals:
+            deal = await self.open_deal(owner, when=at(offset), stage=start)
+            made.append(deal)
+            t = offset
+            for target, gap in moves:
+                t += gap
+                if self.stage(target).id != deal.opportunity.stage_id:
+                    await self.move(deal, target, when=at(t), lost_reason="Price" if target == "Lost" else None)
+        return made
+
     async def reassign(self, deal: Deal, owner: Actor) -> None:
         """A new owner from now on (later visits are credited to them)."""
         deal.owner = owner
