@@ -116,9 +116,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await session.rollback()
             raise
         else:
-            # Requests that never touched the database (e.g. a POST whose idempotency
-            # guard asked for the session but found no key and failed validation) skip
-            # the commit machinery.
+            # Requests that never touched the database skip the commit machinery.
             if session.in_transaction():
                 await session.commit()
 

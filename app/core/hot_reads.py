@@ -54,6 +54,11 @@ async def _decode_json(conn: asyncpg.Connection) -> None:
                                   decoder=orjson.loads)
 
 
+async def _fetchrow(pool: asyncpg.Pool, sql: str, args: list[Any]) -> asyncpg.Record | None:
+    async with pool.acquire() as conn:
+        return await conn.fetchrow(sql, *args)
+
+
 @dataclass
 class HotReadPool:
     """A lazily opened asyncpg pool with the same session settings as the engine."""
@@ -80,16 +85,12 @@ class HotReadPool:
         values = compiled.construct_params(params)
         args = [values[name] for name in compiled.positiontup or ()]
         pool = await self.pool()
-        for attempt in range(2):
-            try:
-                async with pool.acquire() as conn:
-                    return await conn.fetchrow(compiled.string, *args)
-            except LOST_CONNECTION:
-                # The server dropped this pooled connection (restart, failover, an idle
-                # connection killed; the pool replaces it): a read is safe to repeat once.
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return await _fetchrow(pool, compiled.string, args)
+        except LOST_CONNECTION:
+            # The server dropped this pooled connection (restart, failover, an idle
+            # connection killed; the pool replaces it): a read is safe to repeat once.
+            return await _fetchrow(pool, compiled.string, args)
 
     async def close(self) -> None:
         if self._pool is not None:
