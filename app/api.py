@@ -3,8 +3,9 @@
 The routes are registered flat on the app's own router instead of through nested
 `include_router` calls: FastAPI 0.16x keeps an included router as a nested node and, on
 every request, re-walks each nested router (route versions, then matching twice per
-level), which cost about a quarter of a cached GET's CPU. Flat routes are matched by one
-scan. The OpenAPI document is the same either way (`crm openapi` checks it in CI).
+level), which cost about half of a cached GET's CPU (in-process: 1,670 -> 850 µs per read).
+Flat routes are matched by one scan. The OpenAPI document is the same either way (the
+contract test fails when openapi/openapi.json differs).
 """
 
 from fastapi import APIRouter, FastAPI
