@@ -9,7 +9,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -60,8 +62,15 @@ def _stop(proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def test_serve_on_embedded_database_persists_and_stops_cleanly(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    # Not under tmp_path: the embedded server runs as its own user and opens the folders above
+    # its data for it, and any other pytest run on the machine closes /tmp/pytest-of-<user> again.
+    with tempfile.TemporaryDirectory(prefix="crm-e2e-") as folder:
+        yield Path(folder) / "data"
+
+
+def test_serve_on_embedded_database_persists_and_stops_cleanly(data_dir: Path) -> None:
     port = _free_port()
 
     first = _serve(data_dir, port)
