@@ -51,6 +51,14 @@ GroupParam = Annotated[GroupBy | None, Query(description="Break the figure down 
 IntervalParam = Annotated[Interval | None, Query(description="A time series by week (ISO, Monday) or month")]
 
 
+def _window(from_date: FromParam = None, to_date: ToParam = None) -> Window:
+    return Window.of(from_date, to_date)
+
+
+# The report period, from the `from`/`to` query parameters (defaults and limits: Window.of).
+WindowParam = Annotated[Window, Depends(_window)]
+
+
 def _currency(
     request: Request,
     currency: Annotated[str | None, Query(pattern="^[A-Z]{3}$", description="Money figures in this ISO 4217 currency (default: the service's default currency)")] = None,
@@ -73,14 +81,13 @@ async def stage_conversion(
     session: SessionDep,
     principal: CurrentPrincipal,
     pipeline_id: PipelineParam,
-    from_date: FromParam = None,
-    to_date: ToParam = None,
+    window: WindowParam,
     mode: Annotated[ConversionMode, Query(description="reached (default): skipped stages count as passed; strict: only deals that went through every earlier stage")] = ConversionMode.reached,
     group_by: GroupParam = None,
     interval: IntervalParam = None,
 ) -> StageConversionReport:
     return await stages.stage_conversion(
-        session, principal, pipeline_id=pipeline_id, window=Window.of(from_date, to_date), mode=mode,
+        session, principal, pipeline_id=pipeline_id, window=window, mode=mode,
         group_by=group_by, interval=interval,
     )
 
@@ -91,13 +98,12 @@ async def stage_duration(
     session: SessionDep,
     principal: CurrentPrincipal,
     pipeline_id: PipelineParam,
-    from_date: FromParam = None,
-    to_date: ToParam = None,
+    window: WindowParam,
     group_by: GroupParam = None,
     interval: IntervalParam = None,
 ) -> StageDurationReport:
     return await stages.stage_duration(
-        session, principal, pipeline_id=pipeline_id, window=Window.of(from_date, to_date), group_by=group_by,
+        session, principal, pipeline_id=pipeline_id, window=window, group_by=group_by,
         interval=interval, engine=parallel_engine(request),
     )
 
@@ -107,14 +113,13 @@ async def win_rate(
     session: SessionDep,
     principal: CurrentPrincipal,
     currency: CurrencyParam,
+    window: WindowParam,
     pipeline_id: OptionalPipeline = None,
-    from_date: FromParam = None,
-    to_date: ToParam = None,
     group_by: GroupParam = None,
     interval: IntervalParam = None,
 ) -> WinRateReport:
     return await figures.win_rate(
-        session, principal, pipeline_id=pipeline_id, window=Window.of(from_date, to_date), group_by=group_by,
+        session, principal, pipeline_id=pipeline_id, window=window, group_by=group_by,
         interval=interval, currency=currency,
     )
 
@@ -124,12 +129,11 @@ async def lost_reasons(
     session: SessionDep,
     principal: CurrentPrincipal,
     currency: CurrencyParam,
+    window: WindowParam,
     pipeline_id: OptionalPipeline = None,
-    from_date: FromParam = None,
-    to_date: ToParam = None,
 ) -> LostReasonsReport:
     return await figures.lost_reasons(
-        session, principal, pipeline_id=pipeline_id, window=Window.of(from_date, to_date), currency=currency,
+        session, principal, pipeline_id=pipeline_id, window=window, currency=currency,
     )
 
 
@@ -138,14 +142,13 @@ async def forecast(
     session: SessionDep,
     principal: CurrentPrincipal,
     currency: CurrencyParam,
+    window: WindowParam,
     pipeline_id: OptionalPipeline = None,
-    from_date: FromParam = None,
-    to_date: ToParam = None,
     group_by: GroupParam = None,
     commit_probability: Annotated[Decimal, Query(ge=0, le=1, max_digits=4, decimal_places=3, description="Open deals in stages at or above this probability are committed")] = Decimal("0.7"),
 ) -> ForecastReport:
     return await figures.forecast(
-        session, principal, pipeline_id=pipeline_id, window=Window.of(from_date, to_date), group_by=group_by,
+        session, principal, pipeline_id=pipeline_id, window=window, group_by=group_by,
         currency=currency, commit_probability=commit_probability,
     )
 
@@ -155,13 +158,12 @@ async def velocity(
     session: SessionDep,
     principal: CurrentPrincipal,
     currency: CurrencyParam,
+    window: WindowParam,
     pipeline_id: OptionalPipeline = None,
-    from_date: FromParam = None,
-    to_date: ToParam = None,
     group_by: GroupParam = None,
 ) -> VelocityReport:
     return await figures.velocity(
-        session, principal, pipeline_id=pipeline_id, window=Window.of(from_date, to_date), group_by=group_by,
+        session, principal, pipeline_id=pipeline_id, window=window, group_by=group_by,
         currency=currency,
     )
 
@@ -185,9 +187,8 @@ async def scorecard(
     principal: CurrentPrincipal,
     currency: CurrencyParam,
     pipeline_id: PipelineParam,
-    from_date: FromParam = None,
-    to_date: ToParam = None,
+    window: WindowParam,
 ) -> ScorecardReport:
     return await figures.scorecard(
-        session, principal, pipeline_id=pipeline_id, window=Window.of(from_date, to_date), currency=currency,
+        session, principal, pipeline_id=pipeline_id, window=window, currency=currency,
     )
