@@ -81,3 +81,17 @@ async def test_rep_scorecard(client: httpx.AsyncClient, january: January) -> Non
     # A rep's scorecard holds only that rep.
     res = await client.get("/v1/analytics/scorecard", params=january.params(), headers=january.rep_b.headers)
     assert [r["owner_id"] for r in res.json()["rows"]] == [str(january.rep_b.id)]
+
+
+async def test_a_bad_period_is_a_422_problem_on_every_report(client: httpx.AsyncClient, january: January) -> None:
+    pipeline = str(january.history.pipeline.id)
+    for path in ("stage-conversion", "stage-duration", "win-rate", "lost-reasons", "forecast", "velocity", "scorecard"):
+        for period, detail in (({"from": "2026-02-01", "to": "2026-01-01"}, "`from` must be on or before `to`"),
+                               ({"from": "2010-01-01", "to": "2026-01-01"}, "A period spans at most 3660 days"),
+                               ({"from": "0", "to": "2026-01-01"}, None)):
+            res = await client.get(f"/v1/analytics/{path}", params={"pipeline_id": pipeline, **period},
+                                   headers=admin(january))
+            assert res.status_code == 422, (path, period, res.text)
+            assert res.headers["content-type"].startswith("application/problem+json")
+            if detail:
+                assert detail in res.json()["detail"], res.json()
