@@ -19,7 +19,8 @@ from app.accounts.schemas import (
 )
 from app.core.audit import AuditAction, record_audit
 from app.core.config import get_settings
-from app.core.errors import Conflict, DomainError, NotFound, Unprocessable
+from app.core.db import one_or_404
+from app.core.errors import Conflict, DomainError, Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
@@ -53,11 +54,8 @@ def _esc(q: str) -> str:
 async def get_account(session: AsyncSession, principal: Principal, account_id: uuid.UUID, *, lock: bool = False,
                       not_found: DomainError | None = None) -> Account:
     principal.require(DOMAIN, "read")
-    stmt = select(Account).where(Account.id == account_id, account_scope(principal))
-    account = await session.scalar(stmt.with_for_update() if lock else stmt)
-    if account is None:
-        raise not_found or NotFound("No account with that id")
-    return account
+    return await one_or_404(session, select(Account).where(Account.id == account_id, account_scope(principal)),
+                            not_found or "No account with that id", lock=lock)
 
 
 async def insert_account(session: AsyncSession, principal: Principal, *, owner_id: uuid.UUID,
@@ -172,11 +170,8 @@ def _normalised(email: str | None, phone: str | None) -> dict[str, Any]:
 
 async def get_contact(session: AsyncSession, principal: Principal, contact_id: uuid.UUID, *, lock: bool = False) -> Contact:
     principal.require(DOMAIN, "read")
-    stmt = select(Contact).where(Contact.id == contact_id, contact_scope(principal))
-    contact = await session.scalar(stmt.with_for_update() if lock else stmt)
-    if contact is None:
-        raise NotFound("No contact with that id")
-    return contact
+    return await one_or_404(session, select(Contact).where(Contact.id == contact_id, contact_scope(principal)),
+                            "No contact with that id", lock=lock)
 
 
 async def _check_account(session: AsyncSession, principal: Principal, account_id: uuid.UUID | None) -> None:

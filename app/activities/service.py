@@ -21,8 +21,8 @@ from app.activities.schemas import (
     TaskUpdate,
 )
 from app.core.audit import AuditAction, record_audit
-from app.core.db import utcnow
-from app.core.errors import NotFound, Unprocessable
+from app.core.db import one_or_404, utcnow
+from app.core.errors import Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
@@ -83,11 +83,8 @@ async def log_activity(session: AsyncSession, principal: Principal, data: Activi
 
 async def get_activity(session: AsyncSession, principal: Principal, activity_id: uuid.UUID, *, lock: bool = False) -> Activity:
     principal.require(DOMAIN, "read")
-    stmt = select(Activity).where(Activity.id == activity_id, activity_scope(principal))
-    found = await session.scalar(stmt.with_for_update() if lock else stmt)
-    if found is None:
-        raise NotFound("No activity with that id")
-    return found
+    return await one_or_404(session, select(Activity).where(Activity.id == activity_id, activity_scope(principal)),
+                            "No activity with that id", lock=lock)
 
 
 async def list_activities(session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int,
@@ -171,11 +168,8 @@ async def create_task(session: AsyncSession, principal: Principal, data: TaskCre
 
 async def get_task(session: AsyncSession, principal: Principal, task_id: uuid.UUID, *, lock: bool = False) -> Task:
     principal.require(DOMAIN, "read")
-    stmt = select(Task).where(Task.id == task_id, task_scope(principal))
-    found = await session.scalar(stmt.with_for_update() if lock else stmt)
-    if found is None:
-        raise NotFound("No task with that id")
-    return found
+    return await one_or_404(session, select(Task).where(Task.id == task_id, task_scope(principal)),
+                            "No task with that id", lock=lock)
 
 
 async def list_tasks(session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int,

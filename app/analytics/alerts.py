@@ -22,7 +22,8 @@ from app.analytics.models import Alert, AlertKind, AlertRule, Cohort, StageRollu
 from app.analytics.schemas import AlertRuleCreate, AlertRuleOut, AlertRuleUpdate
 from app.core.audit import AuditAction, record_audit
 from app.core.config import Settings
-from app.core.errors import NotFound, Unprocessable
+from app.core.db import one_or_404
+from app.core.errors import Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
@@ -93,12 +94,7 @@ async def create_rule(session: AsyncSession, principal: Principal, *, data: Aler
 async def get_rule(session: AsyncSession, principal: Principal, *, rule_id: uuid.UUID, for_update: bool = False) -> AlertRule:
     principal.require("analytics", "read")
     stmt = select(AlertRule).where(AlertRule.id == rule_id, AlertRule.org_id == principal.org_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    rule = await session.scalar(stmt)
-    if rule is None:
-        raise NotFound("No alert rule with that id")
-    return rule
+    return await one_or_404(session, stmt, "No alert rule with that id", lock=for_update)
 
 
 async def list_rules(session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int) -> tuple[list[AlertRule], str | None]:

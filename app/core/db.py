@@ -12,10 +12,10 @@ import enum
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, Enum, MetaData, func
+from sqlalchemy import DateTime, Enum, MetaData, Select, func
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql import Executable
 
 from app.core.config import Settings
+from app.core.errors import DomainError, NotFound
 from app.core.hot_reads import HotReadPool
 from app.core.ids import new_id
 
@@ -151,6 +152,19 @@ async def _reader(request: Request, hot: bool) -> AsyncIterator[Reader]:
         return
     async with read_engine.connect() as conn:
         yield conn
+
+
+T = TypeVar("T")
+
+
+async def one_or_404(session: AsyncSession, stmt: Select[tuple[T]], missing: str | DomainError, *,
+                     lock: bool = False) -> T:
+    """The one row `stmt` selects (locked FOR UPDATE when `lock`), or a 404 problem saying
+    `missing`. `stmt` carries the tenant/visibility scope: a row out of scope is simply missing."""
+    found = await session.scalar(stmt.with_for_update() if lock else stmt)
+    if found is None:
+        raise NotFound(missing) if isinstance(missing, str) else missing
+    return found
 
 
 async def fetch_one(executor: Reader, stmt: Executable, params: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from app.core.audit import AuditAction, record_audit
+from app.core.db import one_or_404
 from app.core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
@@ -217,13 +218,7 @@ async def _team_in_org(session: AsyncSession, principal: Principal, team_id: uui
 
 async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID, *, lock: bool = False) -> User:
     principal.require("users", "read")
-    stmt = _users(principal).where(User.id == user_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    user = await session.scalar(stmt)
-    if user is None:
-        raise NotFound("No user with that id")
-    return user
+    return await one_or_404(session, _users(principal).where(User.id == user_id), "No user with that id", lock=lock)
 
 
 async def list_users(
@@ -392,13 +387,7 @@ def _teams(principal: Principal) -> Select[tuple[Team]]:
 
 async def get_team(session: AsyncSession, principal: Principal, team_id: uuid.UUID, *, lock: bool = False) -> Team:
     principal.require("teams", "read")
-    stmt = _teams(principal).where(Team.id == team_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    team = await session.scalar(stmt)
-    if team is None:
-        raise NotFound("No team with that id")
-    return team
+    return await one_or_404(session, _teams(principal).where(Team.id == team_id), "No team with that id", lock=lock)
 
 
 async def list_teams(
@@ -548,13 +537,8 @@ async def create_api_key(session: AsyncSession, principal: Principal, *, name: s
 async def get_api_key(session: AsyncSession, principal: Principal, key_id: uuid.UUID, *,
                       lock: bool = False) -> ApiKey:
     require_admin_user(principal)
-    stmt = _api_keys(principal).where(ApiKey.id == key_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    key = await session.scalar(stmt)
-    if key is None:
-        raise NotFound("No API key with that id")
-    return key
+    return await one_or_404(session, _api_keys(principal).where(ApiKey.id == key_id),
+                            "No API key with that id", lock=lock)
 
 
 async def list_api_keys(session: AsyncSession, principal: Principal, *, include_revoked: bool, cursor: str | None,

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.audit import AuditAction, record_audit
-from app.core.db import utcnow
-from app.core.errors import NotFound, Unprocessable
+from app.core.db import one_or_404, utcnow
+from app.core.errors import Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.identity.models import Role, Team, User
@@ -142,13 +142,8 @@ async def create_rule(session: AsyncSession, principal: Principal, data: Assignm
 
 
 async def _get(session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> AssignmentRule:
-    rule = await session.scalar(
-        select(AssignmentRule).where(AssignmentRule.id == rule_id, AssignmentRule.org_id == principal.org_id)
-        .with_for_update()
-    )
-    if rule is None:
-        raise NotFound("No assignment rule with that id")
-    return rule
+    stmt = select(AssignmentRule).where(AssignmentRule.id == rule_id, AssignmentRule.org_id == principal.org_id)
+    return await one_or_404(session, stmt, "No assignment rule with that id", lock=True)
 
 
 async def replace_rule(session: AsyncSession, principal: Principal, rule_id: uuid.UUID, data: AssignmentRuleIn,

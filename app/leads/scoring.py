@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.audit import AuditAction, record_audit
-from app.core.errors import NotFound
+from app.core.db import one_or_404
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.identity.models import Role
@@ -151,12 +151,8 @@ async def list_rules(session: AsyncSession, principal: Principal) -> list[Scorin
 
 
 async def _get_rule(session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> ScoringRule:
-    rule = await session.scalar(
-        select(ScoringRule).where(ScoringRule.id == rule_id, ScoringRule.org_id == principal.org_id).with_for_update()
-    )
-    if rule is None:
-        raise NotFound("No scoring rule with that id")
-    return rule
+    return await one_or_404(session, select(ScoringRule).where(
+        ScoringRule.id == rule_id, ScoringRule.org_id == principal.org_id), "No scoring rule with that id", lock=True)
 
 
 async def _after_rule_change(session: AsyncSession, principal: Principal, rule: ScoringRule, kind: str) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities.models import Activity, Task
 from app.core.audit import AuditAction, record_audit
 from app.core.config import get_settings
-from app.core.db import utcnow
-from app.core.errors import Conflict, NotFound, Unprocessable
+from app.core.db import one_or_404, utcnow
+from app.core.errors import Conflict, Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
@@ -42,13 +42,8 @@ def snapshot(lead: Lead) -> dict[str, Any]:
 
 async def get_lead(session: AsyncSession, principal: Principal, lead_id: uuid.UUID, *, lock: bool = False) -> Lead:
     principal.require(DOMAIN, "read")
-    stmt = select(Lead).where(Lead.id == lead_id, lead_scope(principal))
-    if lock:
-        stmt = stmt.with_for_update()
-    lead = await session.scalar(stmt)
-    if lead is None:
-        raise NotFound("No lead with that id")
-    return lead
+    return await one_or_404(session, select(Lead).where(Lead.id == lead_id, lead_scope(principal)),
+                            "No lead with that id", lock=lock)
 
 
 def _normalise_into(lead: Lead, fields: dict[str, Any]) -> None:
