@@ -149,9 +149,12 @@ async def _records_of_person(session: AsyncSession, org_id: uuid.UUID, *, lead_i
 def _secrets(records: list[Any]) -> set[str]:
     """The identifying values of the records, taken before they are blanked."""
     found: set[str] = set()
+    # A contact converted from a lead without a last name carries the company (or "-")
+    # there: that is the account's data, not the person's.
+    not_names = {ERASED, "-", *(c for r in records if (c := getattr(r, "company", None)))}
     for record in records:
         found |= {v for name in IDENTIFYING if (v := getattr(record, name, None))}
-        names = [n for n in (record.first_name, record.last_name) if n and n != ERASED]
+        names = [n for n in (record.first_name, record.last_name) if n and n not in not_names]
         if names:
             found |= {" ".join(names), "".join(reversed(names)), *names}
     return found
