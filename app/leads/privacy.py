@@ -193,10 +193,12 @@ async def _scrub_survivor(session: AsyncSession, principal: Principal, dup: Lead
 async def _scrub_mentions(session: AsyncSession, org_id: uuid.UUID, ids: list[uuid.UUID], owners: list[uuid.UUID],
                           secrets: set[str]) -> None:
     """History that is not the person's own but mentions them: events naming one of their
-    ids (a survivor's `lead.merged`, an activity moved by a merge) and the audit trail of
-    the leads they were merged into. Their values are removed; everything else stays."""
+    ids (a survivor's `lead.merged`, an activity moved by a merge) and the events and audit
+    trail of the leads they were merged into (later snapshots hold the values the survivor
+    took over). Their values are removed; everything else stays."""
     mentions = [cast(Event.payload, Text).contains(str(i), autoescape=True) for i in ids]
-    for event in await session.scalars(select(Event).where(Event.org_id == org_id, or_(*mentions))):
+    for event in await session.scalars(select(Event).where(Event.org_id == org_id,
+                                                           or_(Event.entity_id.in_(owners), *mentions))):
         payload = _scrub_values(event.payload, secrets)
         if event.type == "lead.merged" and str((payload.get("merged") or {}).get("id")) in {str(i) for i in ids}:
             payload["merged"] = _scrub(payload["merged"])
