@@ -60,7 +60,8 @@ pool: asyncpg.Pool | None = None
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
     global pool
-    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=4, max_size=20)
+    size = int(os.environ.get("BENCH_POOL", "20"))  # the same number ours gets (CRM_DB_POOL_SIZE)
+    pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=min(4, size), max_size=size)
     yield
     await pool.close()
 
