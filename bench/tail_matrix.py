@@ -5,8 +5,8 @@ server-side latency, GC pauses, event-loop lag and involuntary context switches.
 
 Usage (after bench/setup_pipelines.py; wrap in flock /tmp/bench.lock):
   .venv/bin/python bench/tail_matrix.py --rounds 2 --config pool=20 --config pool=4,threads=1 ...
-Config keys: pool, threads (wrk), workers, gc (floor: freeze), log (ours: CRM_LOG_LEVEL),
-conns, kind (read|transition), probe (1|0), pin (diagnostic: "server:wrk" cpu lists).
+Config keys: pool, threads (wrk), workers, gc (no longer used: both sides freeze), log (ours: CRM_LOG_LEVEL),
+conns, kind (read|transition), probe (1|0), fair (0: asyncpg's unfair wait, both sides), pin (diagnostic: "server:wrk" cpu lists).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STATE = json.loads((ROOT / "bench/.state.json").read_text())
 PY = str(ROOT / ".venv/bin/python")
 DEFAULT = {"pool": "20", "threads": "2", "workers": "1", "gc": "", "log": "INFO", "conns": "32", "kind": "read",
-           "probe": "1", "pin": "", "duration": "10s"}
+           "probe": "1", "pin": "", "duration": "10s", "fair": "1"}
 
 
 def parse_config(text: str) -> dict[str, str]:
@@ -40,17 +40,18 @@ def parse_config(text: str) -> dict[str, str]:
 
 
 def server_cmd(side: str, cfg: dict[str, str], port: int) -> tuple[list[str], dict[str, str]]:
-    env = dict(os.environ, DATABASE_URL=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/crm_bench"))
+    env = dict(os.environ, BENCH_FAIR=cfg["fair"], DATABASE_URL=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/crm_bench"))
     key = STATE["jwt_keys"]["bench"]
     if side == "ours":
         target = "bench.tail_probe:ours" if cfg["probe"] == "1" else "app.main:create_app"
         env |= {"CRM_JWT_KEYS": json.dumps({"bench": key}), "CRM_LOG_LEVEL": cfg["log"],
-                "CRM_DB_POOL_SIZE": cfg["pool"], "CRM_DB_MAX_OVERFLOW": "0"}
+                "CRM_DB_POOL_SIZE": cfg["pool"], "CRM_DB_MAX_OVERFLOW": "0",
+                "CRM_DB_HOT_READ_POOL_SIZE": cfg["pool"]}
         # The same uvicorn options as `crm serve`.
         opts = "log_config=None, proxy_headers=True"
     else:
         target = "bench.tail_probe:floor" if cfg["probe"] == "1" else "bench.baseline_app:app"
-        env |= {"BENCH_JWT_KEY": key, "BENCH_POOL": cfg["pool"], "TAIL_PROBE_GC": cfg["gc"]}
+        env |= {"BENCH_JWT_KEY": key, "BENCH_POOL": cfg["pool"]}
         opts = "loop='uvloop', http='httptools', access_log=False, log_level='warning'"
     factory = "True" if target.startswith("bench.tail_probe") or target.startswith("app.main") else "False"
     code = (f"import uvicorn; uvicorn.run({target!r}, factory={factory}, host='127.0.0.1', port={port}, "

@@ -11,8 +11,9 @@ Written as JSON to $TAIL_PROBE_DIR/<pid>.json at lifespan shutdown. Not for prod
 µs per request to both sides alike.
 
 Run: uvicorn bench.tail_probe:ours --factory   or   bench.tail_probe:floor --factory
-Env: TAIL_PROBE_DIR (required), TAIL_PROBE_GC=freeze (gc.freeze + gen-0 threshold 20000
-also for the floor; ours does that in its lifespan anyway).
+Env: TAIL_PROBE_DIR (required); BENCH_FAIR=0 puts back asyncpg's own wait for a connection
+on both sides. (The first matrix runs, with `gc=freeze`, froze the floor's GC here; the
+floor now does it in its lifespan like ours.)
 """
 
 from __future__ import annotations
@@ -110,17 +111,20 @@ def ours() -> Any:
     _setup()
     from app.main import create_app
 
+    if os.environ.get("BENCH_FAIR") == "0":  # A/B: asyncpg's own (unfair) wait for a connection
+        from app.core import hot_reads
+
+        async def unfair(pool: Any, gate: Any, sql: str, args: list[Any]) -> Any:
+            async with pool.acquire() as conn:
+                return await conn.fetchrow(sql, *args)
+
+        hot_reads._fetchrow = unfair
+
     return _wrap(create_app())
 
 
 def floor() -> Any:
     _setup()
-    if os.environ.get("TAIL_PROBE_GC") == "freeze":
-        from bench import baseline_app  # noqa: F401  (import first, then freeze what it made)
-
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(20_000, 20, 20)
     from bench.baseline_app import app
 
     return _wrap(app)
