@@ -8,7 +8,7 @@ export BENCH_TOKEN=$(python3 -c "import json;print(json.load(open('bench/.state.
 export BENCH_STAGE_A=$(python3 -c "import json;print(json.load(open('bench/.state.json'))['stage_a'])")
 export BENCH_STAGE_B=$(python3 -c "import json;print(json.load(open('bench/.state.json'))['stage_b'])")
 export BENCH_IDS=bench/.data/deals_${2:-0}.txt BENCH_THREADS=2
-CRM_DB_POOL_SIZE=20 CRM_DB_MAX_OVERFLOW=0 CRM_JWT_KEYS="{\"bench\": \"$KEY\"}" .venv/bin/python -m uvicorn app.main:create_app --factory --port 8803 \
+CRM_DB_POOL_SIZE=8 CRM_DB_MAX_OVERFLOW=0 CRM_JWT_KEYS="{\"bench\": \"$KEY\"}" .venv/bin/python -m uvicorn app.main:create_app --factory --port 8803 \
   >/tmp/bench-prof.log 2>&1 &
 PID=$!
 until curl -sf -o /dev/null http://127.0.0.1:8803/healthz; do sleep 0.2; done

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    # The asyncpg pool of the hot reads (core/hot_reads.py), per process. Small on purpose:
+    # one event loop keeps about rps x query time of them busy (~1-2 at 1,000 reads/s), and
+    # every extra connection is a PostgreSQL backend competing for the same cores; 20
+    # instead of 8 put a read's p99 at 4-5x its median on 2 cores (bench/README.md).
+    db_hot_read_pool_size: int = 8
     db_pool_timeout_s: float = 10.0
     db_statement_timeout_ms: int = 30_000
     run_migrations_on_start: bool | None = None  # default: only in embedded mode

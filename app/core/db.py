@@ -100,7 +100,7 @@ class Database:
         # sends no BEGIN/ROLLBACK, which saves two of three round trips of a GET.
         self.read_engine: AsyncEngine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # Reads by id on the hottest paths skip SQLAlchemy altogether (see hot_reads.py).
-        self.hot_reads = HotReadPool(self.url, settings.db_pool_size,
+        self.hot_reads = HotReadPool(self.url, settings.db_hot_read_pool_size,
                                      {**server_settings, "application_name": "crm-pipeline-hot-reads"})
 
     async def dispose(self) -> None:

@@ -59,7 +59,8 @@ async def test_a_dropped_hot_read_connection_is_replaced_without_the_client_noti
         settings, committed_client, committed_tenant):
     admin = committed_tenant.admin
     deal = (await committed_client.post("/v1/opportunities", json={"name": "outage"}, headers=admin.headers)).json()
-    one_connection = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0})
+    one_connection = settings.model_copy(update={"db_pool_size": 1, "db_max_overflow": 0,
+                                                      "db_hot_read_pool_size": 1})
     db = Database(settings.database_url or "", one_connection)
     app = create_app(one_connection, db=db)
     url = f"/v1/opportunities/{deal['id']}"
