@@ -90,3 +90,42 @@ async def test_tasks_todo_list_and_due_events(client: httpx.AsyncClient, tenant:
     assert done.json()["completed_at"] and (await events(tenant.session, tenant.id, "task.completed"))
     other = await tenant.add_user(Role.rep)
     assert (await client.get(f"/v1/tasks/{overdue['id']}", headers=other.headers)).status_code == 404
+
+
+# Parse fine, but leave the range PostgreSQL and the driver can store once in UTC
+# (year 10000 / year 0), or the range a CRM date can mean (1900..2200).
+OUT_OF_RANGE = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "1899-12-31T23:59:59Z", "2201-01-01T00:00:00Z"]
+
+
+def _is_range_problem(r: httpx.Response) -> bool:
+    return (r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+            and "between 1900-01-01 and 2200-12-31" in r.text)
+
+
+async def test_date_times_out_of_range_are_a_422_and_change_nothing(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    h = tenant.admin.headers
+    lead = (await client.post("/v1/leads", json=lead_body(), headers=h)).json()
+    task = (await client.post("/v1/tasks", json={"title": "t", "due_at": NOW.isoformat()}, headers=h)).json()
+    act = (await client.post("/v1/activities", json={"kind": "call", "subject": "s", "lead_id": lead["id"]}, headers=h)).json()
+    for when in OUT_OF_RANGE:
+        body = {"kind": "call", "subject": "s", "lead_id": lead["id"], "occurred_at": when}
+        assert _is_range_problem(await client.post("/v1/activities", json=body, headers=h)), when
+        for body in ({"title": "t", "due_at": when}, {"title": "t", "due_at": "2200-12-31T00:00:00Z", "remind_at": when}):
+            assert _is_range_problem(await client.post("/v1/tasks", json=body, headers=h)), when
+        assert _is_range_problem(await client.patch(f"/v1/activities/{act['id']}", json={"occurred_at": when}, headers=h))
+        assert _is_range_problem(await client.patch(f"/v1/tasks/{task['id']}", json={"due_at": when}, headers=h))
+        for path, name in (("/v1/activities", "occurred_after"), ("/v1/activities", "occurred_before"),
+                           ("/v1/tasks", "due_before"), ("/v1/tasks", "due_after"),
+                           ("/v1/leads", "created_after"), ("/v1/leads", "created_before")):
+            assert _is_range_problem(await client.get(path, params={name: when}, headers=h)), (path, name, when)
+    # Nothing changed: one activity, one task, both still version 1, the lead untouched by the refused activities.
+    assert [a["version"] for a in (await client.get("/v1/activities", headers=h)).json()["items"]] == [1]
+    assert [t["version"] for t in (await client.get("/v1/tasks", headers=h)).json()["items"]] == [1]
+    assert (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()["first_response_at"] == act["occurred_at"]
+    # The edges of the range are accepted.
+    r = await client.post("/v1/tasks", json={"title": "far", "due_at": "2200-12-31T23:59:59Z",
+                                             "remind_at": "1900-01-01T00:00:00Z"}, headers=h)
+    assert r.status_code == 201, r.text
+    r = await client.post("/v1/activities", json={"kind": "note", "subject": "old", "lead_id": lead["id"],
+                                                  "occurred_at": "1900-01-01T00:00:00+00:00"}, headers=h)
+    assert r.status_code == 201, r.text
