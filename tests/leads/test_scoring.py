@@ -99,3 +99,26 @@ async def test_rule_values_out_of_range_are_a_422_and_change_nothing(client: htt
     # The ends of the range are fine.
     r = await client.post("/v1/lead-scoring-rules", json={**RULES[1], "value": 10_000_000}, headers=h)
     assert r.status_code == 201, r.text
+
+
+async def test_a_rescore_that_changes_a_lead_is_a_new_version(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """Otherwise a client holding the old ETag overwrites the lead without noticing."""
+    h = tenant.admin.headers
+    big = await client.post("/v1/leads", json=lead_body(company_size=800), headers=h)
+    small = await client.post("/v1/leads", json=lead_body(company_size=10, email="s@x.example", phone=None,
+                                                          company="Small Co"), headers=h)
+    assert big.headers["ETag"] == small.headers["ETag"] == '"1"'
+    assert (await client.post("/v1/lead-scoring-rules", json=RULES[1], headers=h)).status_code == 201
+    got = await client.get(f"/v1/leads/{big.json()['id']}", headers=h)
+    assert got.json()["score"] == 15 and got.headers["ETag"] == '"2"'
+    stale = await client.patch(f"/v1/leads/{big.json()['id']}", json={"title": "CEO"}, headers={**h, "If-Match": '"1"'})
+    assert stale.status_code == 412
+    # The lead whose score did not change keeps its version.
+    assert (await client.get(f"/v1/leads/{small.json()['id']}", headers=h)).headers["ETag"] == '"1"'
+    # Thresholds change grades: a new version for the lead whose grade moves.
+    r = await client.put("/v1/lead-settings", json={"grade_a_min": 80, "grade_b_min": 50, "grade_c_min": 15,
+                                                    "response_target_minutes": 60}, headers=h)
+    assert r.status_code == 200, r.text
+    got = await client.get(f"/v1/leads/{big.json()['id']}", headers=h)
+    assert got.json()["grade"] == "C" and got.headers["ETag"] == '"3"'
+    assert (await client.get(f"/v1/leads/{small.json()['id']}", headers=h)).headers["ETag"] == '"1"'
