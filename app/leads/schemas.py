@@ -114,6 +114,7 @@ class DuplicateMatch(BaseModel):
     owner_id: uuid.UUID | None
     matched_on: list[Literal["email", "phone", "company"]]
     blocking: bool = Field(description="Email or phone matches block creation; a company match is only a hint")
+    visible: bool = Field(default=True, description="False: a record you cannot see; name, company and owner are not shown")
 
 
 class LeadCreated(LeadOut):
