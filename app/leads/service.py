@@ -322,8 +322,10 @@ async def stamp_first_response(session: AsyncSession, principal: Principal, lead
     the lead like any other: a new version (a client holding the old ETag gets a 412
     instead of writing the status back), audited, and a lead.updated event."""
     lead = await session.scalar(
+        # NO KEY UPDATE, the lock an UPDATE takes: compatible with the KEY SHARE lock each new
+        # activity's foreign key holds, so two activities logged at once cannot deadlock.
         select(Lead).where(Lead.org_id == principal.org_id, Lead.id == lead_id)
-        .with_for_update().execution_options(populate_existing=True)
+        .with_for_update(key_share=True).execution_options(populate_existing=True)  # FOR NO KEY UPDATE
     )
     if lead is None:
         return

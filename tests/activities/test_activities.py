@@ -3,6 +3,7 @@ task.due / task.reminder and lead.response_overdue events."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import httpx
@@ -206,3 +207,18 @@ async def test_the_first_activity_is_a_new_version_of_the_lead(client: httpx.Asy
                       headers=rep.headers)
     got = await client.get(f"/v1/leads/{lead_id}", headers=rep.headers)
     assert got.headers["ETag"] == '"3"' and got.json()["first_response_at"].startswith(earlier[:19])
+
+
+async def test_simultaneous_first_activities_contact_the_lead_once(committed_client: httpx.AsyncClient,
+                                                                   committed_tenant: Tenant) -> None:
+    """Each activity's foreign key holds a KEY SHARE lock on the lead; the stamp must not
+    wait for a stronger lock than an UPDATE's, or two of them deadlock."""
+    h = committed_tenant.admin.headers
+    lead = (await committed_client.post("/v1/leads", json=lead_body(email="conc@x.example", phone=None), headers=h)).json()
+    responses = await asyncio.gather(*(committed_client.post(
+        "/v1/activities", json={"kind": "call", "subject": f"c{i}", "lead_id": lead["id"]}, headers=h) for i in range(6)))
+    assert [r.status_code for r in responses] == [201] * 6, [r.text for r in responses if r.status_code != 201]
+    got = (await committed_client.get(f"/v1/leads/{lead['id']}", headers=h)).json()
+    # Later commits with an earlier occurred_at move the stamp back again (a version each).
+    assert got["status"] == "contacted" and 2 <= got["version"] <= 7
+    assert got["first_response_at"] == min(r.json()["occurred_at"] for r in responses)
