@@ -120,8 +120,9 @@ async def export_contact_data(contact_id: uuid.UUID, session: SessionDep, princi
 
 
 @router.post("/contacts/{contact_id}/erase", response_model=ContactOut, summary="Erase (anonymise) a contact (admins)",
-             description="Personal fields are removed (also from the lead it came from, activity notes, events and the "
-                         "audit trail); the account and every deal figure stay.")
+             description="Personal fields are removed (also from the lead it came from and the leads merged into that, "
+                         "activity notes, events, the audit trail and stored idempotent responses); the account and "
+                         "every deal figure stay.")
 async def erase_contact(contact_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, response: Response) -> ContactOut:
     contact = await privacy.erase_contact(session, principal, contact_id)
     set_etag(response, contact.version)

@@ -91,9 +91,9 @@ class ContactOut(BaseModel):
 
 
 class TimelineEntry(BaseModel):
-    kind: Literal["activity", "opportunity_created", "stage_changed"]
+    kind: Literal["activity", "lead_converted", "opportunity_created", "stage_changed"]
     occurred_at: dt.datetime
-    id: uuid.UUID = Field(description="The activity, opportunity or stage transition id")
+    id: uuid.UUID = Field(description="The activity, lead, opportunity or stage transition id")
     opportunity_id: uuid.UUID | None
     contact_id: uuid.UUID | None
     actor_id: uuid.UUID | None

@@ -7,11 +7,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as account_service
-from app.accounts.models import Account
+from app.accounts.models import Account, Contact
+from app.accounts.schemas import ContactUpdate
 from app.core.audit import AuditAction, record_audit
 from app.core.config import get_settings
 from app.core.db import utcnow
@@ -19,7 +20,7 @@ from app.core.errors import Conflict, Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.identity.principal import Principal
-from app.leads.models import LeadStatus
+from app.leads.models import Lead, LeadStatus
 from app.leads.normalize import normalize_company
 from app.leads.schemas import ConvertRequest
 from app.leads.service import get_lead, snapshot
@@ -61,10 +62,16 @@ async def convert(session: AsyncSession, principal: Principal, lead_id: uuid.UUI
         if account is None:
             account = await account_service.insert_account(session, principal, owner_id=owner_id, values={
                 "name": lead.company, "size": lead.company_size, "region": lead.region})
-    contact = await account_service.insert_contact(session, principal, owner_id=owner_id, values={
-        "account_id": account.id, "first_name": lead.first_name, "last_name": lead.last_name or lead.company or "-",
-        "email": lead.email, "phone": lead.phone, "title": lead.title,
-    }, normalised={"email_normalized": lead.email_normalized, "phone_normalized": lead.phone_normalized})
+    contact = await _existing_contact(session, principal, lead, account.id)
+    created_contact = contact is None
+    if contact is None:
+        contact = await account_service.insert_contact(session, principal, owner_id=owner_id, values={
+            "account_id": account.id, "first_name": lead.first_name, "last_name": lead.last_name or lead.company or "-",
+            "email": lead.email, "phone": lead.phone, "title": lead.title,
+        }, normalised={"email_normalized": lead.email_normalized, "phone_normalized": lead.phone_normalized})
+    elif contact.account_id is None:
+        contact = await account_service.update_contact(session, principal, contact.id,
+                                                       ContactUpdate(account_id=account.id), if_match=None)
     name = data.opportunity_name or f"{account.name} - {lead.product_interest or 'new deal'}"
     currency = data.currency or get_settings().default_currency
     opp = await create_opportunity(session, principal, OpportunityCreate(
@@ -87,9 +94,25 @@ async def convert(session: AsyncSession, principal: Principal, lead_id: uuid.UUI
     await record_event(session, org_id=principal.org_id, type="lead.converted", entity_type="lead", entity_id=lead.id,
                        actor_id=principal.actor_id, payload={
                            "lead": after, "account_id": account.id, "account_created": created_account,
-                           "contact_id": contact.id, "opportunity_id": opp.id, "pipeline_id": opp.pipeline_id,
+                           "contact_id": contact.id, "contact_created": created_contact, "opportunity_id": opp.id, "pipeline_id": opp.pipeline_id,
                            "stage_id": opp.stage_id, "amount": data.amount, "currency": currency,
                            "seconds_to_convert": int((now - lead.created_at).total_seconds()),
                        })
     return {"lead": lead, "account_id": account.id, "contact_id": contact.id, "opportunity_id": opp.id,
-            "account_created": created_account, "stage_id": opp.stage_id, "pipeline_id": opp.pipeline_id}
+            "account_created": created_account, "contact_created": created_contact, "stage_id": opp.stage_id, "pipeline_id": opp.pipeline_id}
+
+
+async def _existing_contact(session: AsyncSession, principal: Principal, lead: Lead,
+                            account_id: uuid.UUID) -> Contact | None:
+    """The person may already be a contact (a lead created with allow_duplicates, a second
+    lead from one buyer): reuse a visible contact with the lead's normalised email (else
+    phone) that is at this account or at none, rather than creating a twin."""
+    key = (Contact.email_normalized == lead.email_normalized if lead.email_normalized
+           else Contact.phone_normalized == lead.phone_normalized if lead.phone_normalized else None)
+    if key is None:
+        return None
+    return await session.scalar(
+        select(Contact).where(account_service.contact_scope(principal), key, Contact.erased_at.is_(None),
+                              or_(Contact.account_id == account_id, Contact.account_id.is_(None)))
+        .order_by(Contact.account_id.is_(None), Contact.created_at, Contact.id).limit(1)
+    )

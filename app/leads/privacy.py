@@ -1,14 +1,19 @@
 """Personal data of leads and contacts: an admin exports everything held about a person,
 or erases it (anonymisation). Erasure keeps what the business figures need (status,
 source, dates, scores, conversions and every opportunity amount) and removes what
-identifies the person, also from activity notes, event payloads and the audit trail."""
+identifies the person, also from activity notes, event payloads, the audit trail and
+stored idempotent responses.
+
+A person can sit in several records: a lead, the leads merged into it, and the contact
+it was converted into. Erasing any of them erases all of them (`_records_of_person`); a
+merged duplicate's data is also taken out of its survivor (see `_scrub_survivor`)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import LargeBinary, Text, cast, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Contact
@@ -17,6 +22,7 @@ from app.activities.models import Activity, Task
 from app.core.audit import AuditAction, AuditEntry, record_audit
 from app.core.db import utcnow
 from app.core.events import Event, jsonable, record_event
+from app.core.idempotency import IdempotencyRecord
 from app.identity.models import Role
 from app.identity.principal import Principal
 from app.leads.models import Lead
@@ -66,7 +72,15 @@ async def export_contact(session: AsyncSession, principal: Principal, contact_id
                               exported_at=utcnow(), **related)
 
 
+LEAD_ERASED = ("first_name", "email", "email_normalized", "phone", "phone_normalized", "title", "description")
+CONTACT_ERASED = ("first_name", "email", "email_normalized", "phone", "phone_normalized", "title")
+# Values searched for outside the person's own records (a survivor's history, cached
+# responses). Names are matched only as whole JSON values, never as substrings.
+IDENTIFYING = ("email", "email_normalized", "phone", "phone_normalized", "title", "description")
+
+
 def _scrub(value: Any) -> Any:
+    """Personal fields by name (the person's own records and history)."""
     if isinstance(value, dict):
         return {k: (None if k in PERSONAL_FIELDS and v is not None else _scrub(v)) for k, v in value.items()}
     if isinstance(value, list):
@@ -74,14 +88,33 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+def _scrub_values(value: Any, secrets: set[str]) -> Any:
+    """The person's values wherever they occur (records that only mention the person)."""
+    if isinstance(value, dict):
+        return {k: _scrub_values(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_values(v, secrets) for v in value]
+    return None if isinstance(value, str) and value in secrets else value
+
+
+async def _ever_on(session: AsyncSession, org_id: uuid.UUID, model: Any, column: str, subject_id: uuid.UUID) -> set[uuid.UUID]:
+    """Activities or tasks on the subject now, and those logged on it and since moved
+    (a merge moves a duplicate's activities to the survivor): their events name it."""
+    kind = model.__tablename__
+    now = set(await session.scalars(select(model.id).where(model.org_id == org_id, getattr(model, column) == subject_id)))
+    moved = set(await session.scalars(select(Event.entity_id).where(
+        Event.org_id == org_id, Event.entity_type == kind, Event.entity_id.is_not(None),
+        Event.payload[kind][column].astext == str(subject_id))))
+    return now | moved
+
+
 async def _scrub_history(session: AsyncSession, org_id: uuid.UUID, column: str, subject_id: uuid.UUID) -> None:
-    activity_ids = list(await session.scalars(select(Activity.id).where(
-        Activity.org_id == org_id, getattr(Activity, column) == subject_id)))
-    task_ids = list(await session.scalars(select(Task.id).where(Task.org_id == org_id, getattr(Task, column) == subject_id)))
+    activity_ids = await _ever_on(session, org_id, Activity, column, subject_id)
+    task_ids = await _ever_on(session, org_id, Task, column, subject_id)
     entity_ids = [subject_id, *activity_ids, *task_ids]
-    await session.execute(update(Activity).where(Activity.org_id == org_id, getattr(Activity, column) == subject_id)
+    await session.execute(update(Activity).where(Activity.org_id == org_id, Activity.id.in_(activity_ids))
                           .values(body=None, subject=ERASED))
-    await session.execute(update(Task).where(Task.org_id == org_id, getattr(Task, column) == subject_id)
+    await session.execute(update(Task).where(Task.org_id == org_id, Task.id.in_(task_ids))
                           .values(description=None))
     # The person's data also sits in the history of their activities and tasks.
     for event in await session.scalars(select(Event).where(Event.org_id == org_id, Event.entity_id.in_(entity_ids))):
@@ -92,22 +125,150 @@ async def _scrub_history(session: AsyncSession, org_id: uuid.UUID, column: str, 
     await session.flush()
 
 
+async def _records_of_person(session: AsyncSession, org_id: uuid.UUID, *, lead_ids: set[uuid.UUID],
+                             contact_ids: set[uuid.UUID]) -> tuple[list[Lead], list[Contact]]:
+    """The lead(s) and contact(s) holding one person, locked: the leads merged into a lead
+    (a merge says they are the same person), the contact a lead was converted into and the
+    lead a contact came from, followed until nothing new turns up."""
+    leads: dict[uuid.UUID, Lead] = {}
+    contacts: dict[uuid.UUID, Contact] = {}
+    while True:
+        found = list(await session.scalars(
+            select(Lead).where(Lead.org_id == org_id, or_(Lead.id.in_(lead_ids), Lead.merged_into_id.in_(lead_ids),
+                                                          Lead.converted_contact_id.in_(contact_ids)))
+            .order_by(Lead.id).with_for_update()))
+        leads.update({lead.id: lead for lead in found})
+        contact_ids |= {lead.converted_contact_id for lead in found if lead.converted_contact_id}
+        contacts.update({c.id: c for c in await session.scalars(
+            select(Contact).where(Contact.org_id == org_id, Contact.id.in_(contact_ids)).order_by(Contact.id).with_for_update())})
+        if set(leads) == lead_ids and set(contacts) == contact_ids:
+            return list(leads.values()), list(contacts.values())
+        lead_ids, contact_ids = set(leads), set(contacts)
+
+
+def _secrets(records: list[Any]) -> set[str]:
+    """The identifying values of the records, taken before they are blanked."""
+    found: set[str] = set()
+    # A contact converted from a lead without a last name carries the company (or "-")
+    # there: that is the account's data, not the person's.
+    not_names = {ERASED, "-", *(c for r in records if (c := getattr(r, "company", None)))}
+    for record in records:
+        found |= {v for name in IDENTIFYING if (v := getattr(record, name, None))}
+        names = [n for n in (record.first_name, record.last_name) if n and n not in not_names]
+        if names:
+            found |= {" ".join(names), "".join(reversed(names)), *names}
+    return found
+
+
+async def _scrub_survivor(session: AsyncSession, principal: Principal, dup: Lead) -> None:
+    """A merged duplicate's data lives on in its survivor: the snapshot in `lead.merged`,
+    and the fields the survivor filled from it (`filled_fields`). Those still holding the
+    duplicate's value are blanked; the survivor's own data stays."""
+    survivor = await session.scalar(select(Lead).where(Lead.org_id == principal.org_id, Lead.id == dup.merged_into_id)
+                                    .with_for_update())
+    if survivor is None or survivor.erased_at is not None:
+        return
+    filled: set[str] = set()
+    for event in await session.scalars(select(Event).where(
+            Event.org_id == principal.org_id, Event.entity_id == survivor.id, Event.type == "lead.merged",
+            Event.payload["merged"]["id"].astext == str(dup.id))):
+        filled |= set(event.payload.get("filled_fields") or ())
+    blanked = sorted(name for name in filled & set(LEAD_ERASED) | ({"last_name"} & filled)
+                     if getattr(survivor, name) is not None and getattr(survivor, name) == getattr(dup, name))
+    if not blanked:
+        return
+    for name in blanked:
+        setattr(survivor, name, None)
+    if not (survivor.first_name or survivor.last_name or survivor.company):
+        survivor.last_name = ERASED  # a lead needs a name or a company
+    survivor.version += 1
+    await session.flush()
+    await session.refresh(survivor, ["updated_at"])
+    await record_audit(session, principal, entity_type="lead", entity_id=survivor.id, action=AuditAction.state_change,
+                       before={"erased_fields": None}, after={"erased_fields": blanked})
+    await record_event(session, org_id=principal.org_id, type="lead.updated", entity_type="lead", entity_id=survivor.id,
+                       actor_id=principal.actor_id, payload={"lead": snapshot(survivor), "changed": blanked})
+
+
+async def _scrub_mentions(session: AsyncSession, org_id: uuid.UUID, ids: list[uuid.UUID], owners: list[uuid.UUID],
+                          secrets: set[str]) -> None:
+    """History that is not the person's own but mentions them: events naming one of their
+    ids (a survivor's `lead.merged`, an activity moved by a merge) and the events and audit
+    trail of the leads they were merged into (later snapshots hold the values the survivor
+    took over). Their values are removed; everything else stays."""
+    mentions = [cast(Event.payload, Text).contains(str(i), autoescape=True) for i in ids]
+    for event in await session.scalars(select(Event).where(Event.org_id == org_id,
+                                                           or_(Event.entity_id.in_(owners), *mentions))):
+        payload = _scrub_values(event.payload, secrets)
+        if event.type == "lead.merged" and str((payload.get("merged") or {}).get("id")) in {str(i) for i in ids}:
+            payload["merged"] = _scrub(payload["merged"])
+        if payload != event.payload:
+            event.payload = payload
+    audit_mentions = [cast(AuditEntry.changes, Text).contains(str(i), autoescape=True) for i in ids]
+    for entry in await session.scalars(select(AuditEntry).where(
+            AuditEntry.org_id == org_id, or_(AuditEntry.entity_id.in_(owners), *audit_mentions))):
+        changes = _scrub_values(entry.changes, secrets)
+        if changes != entry.changes:
+            entry.changes = changes
+    await session.flush()
+
+
+def _bytes_like(needle: str) -> Any:
+    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return IdempotencyRecord.response_body.op("LIKE")(literal(f"%{escaped}%".encode(), LargeBinary))
+
+
+async def _forget_responses(session: AsyncSession, org_id: uuid.UUID, ids: list[uuid.UUID], secrets: set[str]) -> None:
+    """A stored idempotent response (kept 24 h) may hold the person's data and would be
+    replayed as it was. The record stays, so a retry still cannot repeat the change, but
+    its body is dropped: the retry gets 409 idempotency-response-unavailable."""
+    needles = [str(i) for i in ids] + sorted(s for s in secrets if len(s) >= 5)
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.org_id == org_id, IdempotencyRecord.response_body.is_not(None),
+               or_(*(_bytes_like(n) for n in needles)))
+        .values(status_code=None, response_headers=None, response_body=None))
+
+
+async def _erase_person(session: AsyncSession, principal: Principal, leads: list[Lead], contacts: list[Contact]) -> None:
+    org_id = principal.org_id
+    secrets = _secrets([*leads, *contacts])
+    # A merged duplicate whose survivor is not being erased: take its data out of the survivor.
+    for lead in leads:
+        if lead.merged_into_id and lead.merged_into_id not in {x.id for x in leads}:
+            await _scrub_survivor(session, principal, lead)
+    for lead in leads:
+        await _scrub_history(session, org_id, "lead_id", lead.id)
+    for contact in contacts:
+        await _scrub_history(session, org_id, "contact_id", contact.id)
+    ids = [x.id for x in (*leads, *contacts)]
+    owners = [lead.merged_into_id for lead in leads if lead.merged_into_id]
+    await _scrub_mentions(session, org_id, ids, owners, secrets)
+    await _forget_responses(session, org_id, ids, secrets)
+    # Records erased before (e.g. by an older version) get their history scrubbed again
+    # above, but only newly erased ones are blanked, versioned and announced.
+    now = utcnow()
+    for record, kind, fields in [*((x, "lead", LEAD_ERASED) for x in leads),
+                                 *((x, "contact", CONTACT_ERASED) for x in contacts)]:
+        if record.erased_at is not None:
+            continue
+        for name in fields:
+            setattr(record, name, None)
+        record.last_name, record.erased_at = ERASED, now
+        record.version += 1
+        await session.flush()
+        await session.refresh(record, ["updated_at"])
+        await record_audit(session, principal, entity_type=kind, entity_id=record.id, action=AuditAction.state_change,
+                           before={"erased": False}, after={"erased": True})
+        await record_event(session, org_id=org_id, type=f"{kind}.erased", entity_type=kind, entity_id=record.id,
+                           actor_id=principal.actor_id, payload={f"{kind}_id": record.id, "erased_at": now})
+
+
 async def erase_lead(session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> Lead:
     principal.require_role(Role.admin)
     lead = await get_lead(session, principal, lead_id, lock=True)
-    if lead.erased_at is None:
-        await _scrub_history(session, principal.org_id, "lead_id", lead.id)
-        for name in ("first_name", "email", "email_normalized", "phone", "phone_normalized", "title", "description"):
-            setattr(lead, name, None)
-        lead.last_name = ERASED
-        lead.erased_at = utcnow()
-        lead.version += 1
-        await session.flush()
-        await session.refresh(lead, ["updated_at"])
-        await record_audit(session, principal, entity_type="lead", entity_id=lead.id, action=AuditAction.state_change,
-                           before={"erased": False}, after={"erased": True})
-        await record_event(session, org_id=principal.org_id, type="lead.erased", entity_type="lead", entity_id=lead.id,
-                           actor_id=principal.actor_id, payload={"lead_id": lead.id, "erased_at": lead.erased_at})
+    await _erase_person(session, principal, *await _records_of_person(
+        session, principal.org_id, lead_ids={lead.id}, contact_ids=set()))
     return lead
 
 
@@ -116,24 +277,6 @@ async def erase_contact(session: AsyncSession, principal: Principal, contact_id:
 
     principal.require_role(Role.admin)
     contact = await get_contact(session, principal, contact_id, lock=True)
-    if contact.erased_at is None:
-        await _scrub_history(session, principal.org_id, "contact_id", contact.id)
-        for name in ("first_name", "email", "email_normalized", "phone", "phone_normalized", "title"):
-            setattr(contact, name, None)
-        contact.last_name = ERASED
-        contact.erased_at = utcnow()
-        contact.version += 1
-        # The lead this contact came from holds the same person.
-        await session.execute(update(Lead).where(Lead.org_id == principal.org_id, Lead.converted_contact_id == contact.id,
-                                                 or_(Lead.erased_at.is_(None)))
-                              .values(first_name=None, last_name=ERASED, email=None, email_normalized=None, phone=None,
-                                      phone_normalized=None, title=None, description=None, erased_at=utcnow(),
-                                      version=Lead.version + 1))
-        await session.flush()
-        await session.refresh(contact, ["updated_at"])
-        await record_audit(session, principal, entity_type="contact", entity_id=contact.id, action=AuditAction.state_change,
-                           before={"erased": False}, after={"erased": True})
-        await record_event(session, org_id=principal.org_id, type="contact.erased", entity_type="contact",
-                           entity_id=contact.id, actor_id=principal.actor_id,
-                           payload={"contact_id": contact.id, "erased_at": contact.erased_at})
+    await _erase_person(session, principal, *await _records_of_person(
+        session, principal.org_id, lead_ids=set(), contact_ids={contact.id}))
     return contact

@@ -87,7 +87,9 @@ async def update_lead(lead_id: uuid.UUID, body: LeadUpdate, session: SessionDep,
     return _out(response, lead)
 
 
-@router.delete("/leads/{lead_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a lead")
+@router.delete("/leads/{lead_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a lead",
+               description="Only for leads without history: a converted lead, a merged one, one other leads were "
+                           "merged into, or one with logged activities is a 409 (disqualify it instead).")
 async def delete_lead(lead_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, if_match: IfMatch = None) -> Response:
     await service.delete_lead(session, principal, lead_id, if_match=if_match)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -135,8 +137,10 @@ async def export_lead_data(lead_id: uuid.UUID, session: SessionDep, principal: C
 
 
 @router.post("/leads/{lead_id}/erase", response_model=LeadOut, summary="Erase (anonymise) a lead's personal data (admins)",
-             description="Names, email, phone, title and notes are removed, also from activity notes, events and the "
-                         "audit trail; status, source, dates and any deal figures stay.")
+             description="Every record of the person is anonymised: this lead, leads merged into it and the contact it "
+                         "was converted into. Names, email, phone, title and notes are removed, also from activity "
+                         "notes, events, the audit trail and stored idempotent responses; status, source, dates and "
+                         "any deal figures stay.")
 async def erase_lead(lead_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal, response: Response) -> LeadOut:
     return _out(response, await privacy.erase_lead(session, principal, lead_id))
 

@@ -161,6 +161,8 @@ class ConversionOut(BaseModel):
     contact_id: uuid.UUID
     opportunity_id: uuid.UUID
     account_created: bool
+    contact_created: bool = Field(description="False when an existing contact with the lead's email (or phone), at "
+                                              "this account or at none, was linked instead")
     stage_id: uuid.UUID
     pipeline_id: uuid.UUID
 

@@ -212,6 +212,16 @@ async def delete_lead(session: AsyncSession, principal: Principal, lead_id: uuid
     check_version(lead.version, if_match)
     if lead.status is LeadStatus.converted:
         raise Conflict("A converted lead is part of the deal's history and cannot be deleted")
+    # History is kept, not cascaded away: a merged duplicate would come back into the lists
+    # (merged_into_id is SET NULL) and logged activities would vanish (CASCADE).
+    if lead.merged_into_id:
+        raise Conflict("A merged lead is part of its survivor's history and cannot be deleted")
+    if await session.scalar(select(Lead.id).where(Lead.org_id == principal.org_id, Lead.merged_into_id == lead.id).limit(1)):
+        raise Conflict("Other leads are merged into this lead; it holds their history and cannot be deleted "
+                       "(disqualify it instead)")
+    if await session.scalar(select(Activity.id).where(Activity.org_id == principal.org_id, Activity.lead_id == lead.id)
+                            .limit(1)):
+        raise Conflict("The lead has logged activities; it cannot be deleted without losing them (disqualify it instead)")
     before = snapshot(lead)
     await session.delete(lead)
     await session.flush()

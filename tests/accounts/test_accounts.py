@@ -65,7 +65,11 @@ async def test_timeline_is_one_chronological_paginated_stream(client: httpx.Asyn
                                        occurred_at=base + dt.timedelta(minutes=3)))
     await client.post("/v1/activities", json={"kind": "proposal", "subject": "Proposal sent", "opportunity_id": opp_id,
                                               "occurred_at": (base + dt.timedelta(minutes=4)).isoformat()}, headers=h)
-    await client.post("/v1/activities", json={"kind": "note", "subject": "unrelated", "lead_id": lead["id"]}, headers=h)
+    await client.post("/v1/activities", json={"kind": "note", "subject": "Before converting", "lead_id": lead["id"],
+                                              "occurred_at": (base - dt.timedelta(days=1)).isoformat()}, headers=h)
+    other = (await client.post("/v1/leads", json=lead_body(email="li@example.cn", phone=None, company="Other"),
+                               headers=h)).json()  # never converted here
+    await client.post("/v1/activities", json={"kind": "note", "subject": "unrelated", "lead_id": other["id"]}, headers=h)
     await tenant.session.flush()
     seen, cursor = [], None
     while True:
@@ -75,10 +79,17 @@ async def test_timeline_is_one_chronological_paginated_stream(client: httpx.Asyn
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert [(e["kind"], e["title"]) for e in seen] == [
+    assert [(e["kind"], e["title"]) for e in seen[:4]] == [
         ("activity", "Proposal sent"), ("stage_changed", seen[1]["title"]), ("activity", "Call the contact"),
-        ("activity", "拜访客户"), ("opportunity_created", seen[4]["title"])]
-    assert seen[1]["detail"]["to_stage"] == "Needs analysis 需求分析" and seen[4]["detail"]["amount"] == 5000
+        ("activity", "拜访客户")]
+    assert seen[1]["detail"]["to_stage"] == "Needs analysis 需求分析"
+    # The conversion and the opportunity it created (same moment), then the lead's own history.
+    created, converted = sorted(seen[4:6], key=lambda e: e["kind"] != "opportunity_created")
+    assert created["kind"] == "opportunity_created" and created["detail"]["amount"] == 5000
+    assert converted["kind"] == "lead_converted" and converted["id"] == lead["id"]
+    assert (converted["opportunity_id"], converted["contact_id"]) == (opp_id, conv["contact_id"])
+    assert converted["detail"]["source"] == lead["source"]
+    assert [(e["kind"], e["title"]) for e in seen[6:]] == [("activity", "Before converting")]
 
 
 async def test_value_classes_follow_pareto(client: httpx.AsyncClient, tenant: Tenant) -> None:

@@ -87,3 +87,24 @@ async def test_convert_refuses_a_close_date_out_of_range(client: httpx.AsyncClie
         r = await client.post(f"/v1/leads/{lead['id']}/convert", json={"expected_close_date": day}, headers=tenant.admin.headers)
         assert r.status_code == 422 and "between 1900-01-01 and 2200-12-31" in r.text, r.text
     assert (await client.get(f"/v1/leads/{lead['id']}", headers=tenant.admin.headers)).json()["status"] == "new"
+
+
+async def test_convert_reuses_the_person_when_already_a_contact(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    await make_pipeline(tenant.session, tenant.id)
+    h = tenant.admin.headers
+    loose = (await client.post("/v1/contacts", json={"last_name": "张", "email": "Zhang.Wei@Example.cn"}, headers=h)).json()
+    lead = (await client.post("/v1/leads?allow_duplicates=true", json=lead_body(), headers=h)).json()
+    out = (await client.post(f"/v1/leads/{lead['id']}/convert", json={}, headers=h)).json()
+    assert (out["contact_id"], out["contact_created"]) == (loose["id"], False)
+    linked = (await client.get(f"/v1/contacts/{loose['id']}", headers=h)).json()
+    assert linked["account_id"] == out["account_id"] and linked["version"] == 2
+    assert (await events(tenant.session, tenant.id, "lead.converted"))[0].payload["contact_created"] is False
+
+    # The same person at another company's account is a different contact record.
+    elsewhere = (await client.post("/v1/accounts", json={"name": "Elsewhere Ltd"}, headers=h)).json()
+    second = (await client.post("/v1/leads?allow_duplicates=true", json=lead_body(), headers=h)).json()
+    out2 = (await client.post(f"/v1/leads/{second['id']}/convert", json={"account_id": elsewhere["id"]},
+                              headers=h)).json()
+    assert out2["contact_created"] is True and out2["contact_id"] != loose["id"]
+    contacts = (await client.get("/v1/contacts", params={"account_id": elsewhere["id"]}, headers=h)).json()["items"]
+    assert [c["id"] for c in contacts] == [out2["contact_id"]]

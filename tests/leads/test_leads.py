@@ -189,3 +189,32 @@ async def test_simultaneous_creates_with_the_same_email_or_phone_make_one_lead(c
         assert codes == [201] + [409] * 7, (round_, codes)
     listed = (await committed_client.get("/v1/leads", params={"limit": 100}, headers=h)).json()["items"]
     assert len(listed) == 3
+
+
+async def test_a_lead_holding_merge_history_or_activities_cannot_be_deleted(client: httpx.AsyncClient,
+                                                                           tenant: Tenant) -> None:
+    """Deleting would bring a merged duplicate back into the lists (and the duplicate checks)
+    and would drop logged activities: 409 problem, nothing changed."""
+    h = tenant.admin.headers
+    keep = (await client.post("/v1/leads", json=lead_body(phone=None), headers=h)).json()
+    dup = (await client.post("/v1/leads?allow_duplicates=true", json=lead_body(phone="13900139000"), headers=h)).json()
+    assert (await client.post(f"/v1/leads/{keep['id']}/merge", json={"duplicate_id": dup["id"]}, headers=h)).status_code == 200
+    logged = (await client.post("/v1/leads", json=lead_body(email="li.na@example.cn", phone=None), headers=h)).json()
+    act = await client.post("/v1/activities", json={"kind": "call", "subject": "intro", "lead_id": logged["id"]}, headers=h)
+    assert act.status_code == 201
+    for lead_id, words in ((keep["id"], "merged into this lead"), (dup["id"], "merged lead"),
+                           (logged["id"], "activities")):
+        before = (await client.get(f"/v1/leads/{lead_id}", headers=h)).json()
+        r = await client.delete(f"/v1/leads/{lead_id}", headers=h)
+        assert r.status_code == 409 and r.headers["content-type"].startswith("application/problem+json")
+        assert words in r.json()["detail"]
+        assert (await client.get(f"/v1/leads/{lead_id}", headers=h)).json() == before
+    listed = [x["id"] for x in (await client.get("/v1/leads", headers=h)).json()["items"]]
+    assert sorted(listed) == sorted([keep["id"], logged["id"]])
+    assert (await client.get(f"/v1/activities/{act.json()['id']}", headers=h)).status_code == 200
+    matches = (await client.get(f"/v1/leads/{logged['id']}/duplicates", headers=h)).json()
+    assert [m["id"] for m in matches] == [keep["id"]]  # the merged duplicate stays out of the checks
+    assert await events(tenant.session, tenant.id, "lead.deleted") == []
+    # A lead without history is still deleted.
+    plain = (await client.post("/v1/leads", json=lead_body(email="wang.fang@example.cn", phone=None), headers=h)).json()
+    assert (await client.delete(f"/v1/leads/{plain['id']}", headers=h)).status_code == 204
