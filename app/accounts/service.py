@@ -175,9 +175,11 @@ async def get_contact(session: AsyncSession, principal: Principal, contact_id: u
 
 
 async def _check_account(session: AsyncSession, principal: Principal, account_id: uuid.UUID | None) -> None:
+    """A contact joins only an account the principal can see; one out of sight gets the
+    same 422 as an unknown id."""
     if account_id is None:
         return
-    found = await session.scalar(select(Account.id).where(Account.id == account_id, Account.org_id == principal.org_id))
+    found = await session.scalar(select(Account.id).where(Account.id == account_id, account_scope(principal)))
     if found is None:
         raise Unprocessable("No such account", errors=[{"loc": ["body", "account_id"], "msg": "unknown account", "type": "value_error"}])
 

@@ -14,8 +14,8 @@ from pydantic import (
 )
 
 from app.activities.models import ActivityKind, TaskStatus
+from app.core.timeinput import AwareDateTime as IsoDateTime
 from app.leads.types import Body, text
-from app.leads.types import QueryDateTime as IsoDateTime
 
 
 class Subjects(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Account, Contact
+from app.accounts.service import account_scope, contact_scope
 from app.activities.models import Activity, ActivityKind, Task, TaskStatus
 from app.activities.schemas import (
     ActivityCreate,
@@ -26,10 +27,11 @@ from app.core.errors import Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
+from app.identity.models import User
 from app.identity.principal import Principal, visible_owner_clause
 from app.leads import service as lead_service
-from app.leads.assignment import check_assignable
 from app.leads.models import Lead
+from app.pipelines import queries as opportunity_queries
 from app.pipelines.models import Opportunity
 
 DOMAIN = "activities"
@@ -43,15 +45,37 @@ def task_scope(principal: Principal) -> ColumnElement[bool]:
     return (Task.org_id == principal.org_id) & visible_owner_clause(principal, Task.assignee_id)
 
 
+def _subject_scopes(principal: Principal) -> dict[str, tuple[Any, list[ColumnElement[bool]]]]:
+    """Per reference field: the model and the filter of the records the principal can see."""
+    return {
+        "lead_id": (Lead, [lead_service.lead_scope(principal)]),
+        "account_id": (Account, [account_scope(principal)]),
+        "contact_id": (Contact, [contact_scope(principal)]),
+        "opportunity_id": (Opportunity, opportunity_queries.scope(principal)),
+    }
+
+
 async def _check_subjects(session: AsyncSession, principal: Principal, data: Subjects) -> None:
-    """Every referenced record must be one of the organisation's (422 otherwise)."""
-    for field, model in (("lead_id", Lead), ("account_id", Account), ("contact_id", Contact), ("opportunity_id", Opportunity)):
+    """Every referenced record must be one the principal can see: a rep logging on another
+    rep's lead would otherwise move it to contacted and stamp its first response. A record
+    out of sight gets the same 422 as an unknown id (its existence is not revealed)."""
+    for field, (model, scope) in _subject_scopes(principal).items():
         ref = getattr(data, field)
         if ref is None:
             continue
-        found = await session.scalar(select(model.id).where(model.id == ref, model.org_id == principal.org_id))
+        found = await session.scalar(select(model.id).where(model.id == ref, *scope))
         if found is None:
             raise Unprocessable(f"No such {field[:-3]}", errors=[{"loc": ["body", field], "msg": "unknown record", "type": "value_error"}])
+
+
+async def _check_assignee(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
+    """Tasks go to active users the principal may assign work to, as for deals: a rep to
+    themselves, a manager within their team subtree, admins and API keys anyone."""
+    found = await session.scalar(select(User.id).where(
+        User.id == user_id, User.org_id == principal.org_id, User.is_active, visible_owner_clause(principal, User.id)))
+    if found is None:
+        raise Unprocessable("assignee_id is not an active user you may assign tasks to",
+                            errors=[{"loc": ["body", "assignee_id"], "msg": "unknown user", "type": "value_error"}])
 
 
 def _activity(a: Activity) -> dict[str, Any]:
@@ -73,7 +97,7 @@ async def log_activity(session: AsyncSession, principal: Principal, data: Activi
     await session.flush()
     await session.refresh(activity, ["created_at"])
     if activity.lead_id is not None:
-        await lead_service.stamp_first_response(session, principal.org_id, activity.lead_id, activity.occurred_at)
+        await lead_service.stamp_first_response(session, principal, activity.lead_id, activity.occurred_at)
     after = _activity(activity)
     await record_audit(session, principal, entity_type="activity", entity_id=activity.id, action=AuditAction.create, after=after)
     await record_event(session, org_id=principal.org_id, type="activity.logged", entity_type="activity",
@@ -123,7 +147,7 @@ async def update_activity(session: AsyncSession, principal: Principal, activity_
     activity.version += 1
     await session.flush()
     if activity.lead_id is not None and "occurred_at" in changes:
-        await lead_service.stamp_first_response(session, principal.org_id, activity.lead_id, activity.occurred_at)
+        await lead_service.stamp_first_response(session, principal, activity.lead_id, activity.occurred_at)
     after = _activity(activity)
     await record_audit(session, principal, entity_type="activity", entity_id=activity.id, action=AuditAction.update,
                        before=before, after=after)
@@ -152,7 +176,7 @@ async def create_task(session: AsyncSession, principal: Principal, data: TaskCre
     if assignee is None:
         raise Unprocessable("assignee_id is required for API keys",
                             errors=[{"loc": ["body", "assignee_id"], "msg": "required", "type": "value_error"}])
-    await check_assignable(session, principal.org_id, assignee)
+    await _check_assignee(session, principal, assignee)
     await _check_subjects(session, principal, data)
     task = Task(org_id=principal.org_id, assignee_id=assignee, created_by=principal.actor_id, status=TaskStatus.open,
                 version=1, **data.model_dump(exclude={"assignee_id"}))
@@ -212,7 +236,7 @@ async def update_task(session: AsyncSession, principal: Principal, task_id: uuid
         if key in changes and changes[key] is None:
             raise Unprocessable(f"{key} cannot be null", errors=[{"loc": ["body", key], "msg": "required", "type": "value_error"}])
     if "assignee_id" in changes:
-        await check_assignable(session, principal.org_id, changes["assignee_id"])
+        await _check_assignee(session, principal, changes["assignee_id"])
     for key, value in changes.items():
         setattr(task, key, value)
     if task.remind_at and task.remind_at > task.due_at:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from app.core.db import SessionDep
 from app.core.errors import Unprocessable
 from app.core.pagination import CursorParam, LimitParam, Page
+from app.core.timeinput import aware_in_range
 from app.feeds import service
 from app.feeds.schemas import AuditEntryOut, EventOut, EventPage
 from app.identity.auth import CurrentPrincipal
@@ -30,10 +31,15 @@ def parse_time(name: str, value: str | None) -> dt.datetime | None:
     if value is None:
         return None
     try:
-        return dt.datetime.fromisoformat(value)
+        parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         raise Unprocessable(f"{name} is not a valid time", errors=[
             {"loc": ["query", name], "msg": "invalid ISO 8601 time", "type": "datetime_parsing"}]) from None
+    try:
+        return aware_in_range(parsed)
+    except ValueError as exc:
+        raise Unprocessable(f"{name} is out of range", errors=[
+            {"loc": ["query", name], "msg": str(exc), "type": "value_error"}]) from None
 
 
 @router.get("/audit-log", response_model=Page[AuditEntryOut], summary="Read the audit trail")

@@ -16,6 +16,7 @@ from pydantic import (
     StringConstraints,
 )
 
+from app.core.timeinput import AwareDateTime
 from app.identity.models import Role
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -112,7 +113,7 @@ class ApiKeyCreate(Input):
         min_length=1, max_length=40, examples=[["opportunities:read", "leads:write"]],
         description="`<domain>:read` or `<domain>:write` (write implies read); `*:read` / `*:write` for all domains",
     )
-    expires_at: dt.datetime | None = Field(default=None, description="Optional expiry (must be in the future)")
+    expires_at: AwareDateTime | None = Field(default=None, description="Optional expiry (must be in the future)")
 
 
 class ApiKeyOut(BaseModel):

@@ -25,6 +25,10 @@ _NUMERIC_OPS = {"gt", "gte", "lt", "lte"}
 _LIST_OPS = {"in", "not_in"}
 _NO_VALUE_OPS = {"is_set", "is_empty"}
 Scalar = str | int
+# What a lead's company_size can hold (LeadFields): a larger value fails the rescore
+# (integer column) and, past 2**63, the audit entry (JSON).
+NUMBER_RANGE = (0, 10_000_000)
+MAX_LIST_ITEMS = 200
 ConditionValue = Scalar | list[Scalar] | None
 
 
@@ -39,6 +43,8 @@ def _check(field: str, operator: str, value: Any) -> None:
     if operator in _LIST_OPS:
         if not isinstance(value, list) or not value:
             raise ValueError(f"operator {operator} needs a non-empty list")
+        if len(value) > MAX_LIST_ITEMS:
+            raise ValueError(f"operator {operator} takes at most {MAX_LIST_ITEMS} values")
         items = value
     else:
         if isinstance(value, list):
@@ -47,6 +53,8 @@ def _check(field: str, operator: str, value: Any) -> None:
     for item in items:
         if numeric and (not isinstance(item, int) or isinstance(item, bool)):
             raise ValueError(f"{field} compares with whole numbers")
+        if numeric and not NUMBER_RANGE[0] <= item <= NUMBER_RANGE[1]:
+            raise ValueError(f"{field} compares with whole numbers from {NUMBER_RANGE[0]} to {NUMBER_RANGE[1]}")
         if not numeric and not isinstance(item, str):
             raise ValueError(f"{field} compares with text")
         if isinstance(item, str) and ("\x00" in item or len(item) > 200):

@@ -17,6 +17,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.timeinput import CalendarDate
 from app.leads.models import ImportStatus, LeadSource, LeadStatus
 from app.leads.rules import Condition, ScoringField
 from app.leads.types import Body, LongText, Name, ShortText, text
@@ -113,6 +114,7 @@ class DuplicateMatch(BaseModel):
     owner_id: uuid.UUID | None
     matched_on: list[Literal["email", "phone", "company"]]
     blocking: bool = Field(description="Email or phone matches block creation; a company match is only a hint")
+    visible: bool = Field(default=True, description="False: a record you cannot see; name, company and owner are not shown")
 
 
 class LeadCreated(LeadOut):
@@ -143,14 +145,7 @@ class ConvertRequest(BaseModel):
     amount: Decimal | None = Field(default=None, ge=0, max_digits=18, decimal_places=2, examples=["250000.00"])
     currency: Currency | None = Field(default=None, examples=["CNY"])  # type: ignore[valid-type]
     pipeline_id: uuid.UUID | None = Field(default=None, description="Default: the organisation's default pipeline")
-    expected_close_date: dt.date | None = None
-
-    @field_validator("expected_close_date", mode="before")
-    @classmethod
-    def _date_text(cls, v: object) -> object:
-        if v is not None and not isinstance(v, str):
-            raise ValueError("expected an ISO 8601 date like 2026-12-31")
-        return v
+    expected_close_date: CalendarDate | None = None
 
     @field_validator("currency")
     @classmethod

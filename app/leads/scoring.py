@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, FromClause, select, update
+from sqlalchemy import ColumnElement, FromClause, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -94,7 +94,10 @@ async def scoring_exprs(session: AsyncSession, org_id: uuid.UUID, rel: FromClaus
 
 
 async def rescore(session: AsyncSession, org_id: uuid.UUID, *, lead: Lead | None = None) -> int:
-    """Recompute one lead (and update the loaded object) or every live lead of the org."""
+    """Recompute one lead (and update the loaded object; its caller bumps the version as
+    part of its own change) or every live lead of the org. The org-wide pass is one
+    statement that writes only the leads whose score, grade or breakdown changes, each
+    with a new version (their ETags change); it returns how many changed."""
     table = Lead.__table__
     score, breakdown, grade = await scoring_exprs(session, org_id, table)
     stmt = (
@@ -108,7 +111,9 @@ async def rescore(session: AsyncSession, org_id: uuid.UUID, *, lead: Lead | None
         for name, value in zip(("score", "grade", "score_breakdown"), row, strict=True):
             set_committed_value(lead, name, value)
         return 1
-    result = await session.execute(stmt)
+    changed = or_(table.c.score.is_distinct_from(score), table.c.grade.is_distinct_from(grade),
+                  table.c.score_breakdown.is_distinct_from(breakdown))
+    result = await session.execute(stmt.where(changed).values(version=table.c.version + 1))
     return result.rowcount or 0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.service import contact_scope
 from app.activities.models import Activity, Task
 from app.core.audit import AuditAction, record_audit
 from app.core.config import get_settings
@@ -34,6 +35,11 @@ def lead_scope(principal: Principal) -> ColumnElement[bool]:
     if principal.kind == "user" and principal.role is Role.manager:
         visible = or_(visible, Lead.owner_id.is_(None))
     return (Lead.org_id == principal.org_id) & visible
+
+
+def _visible_to(principal: Principal) -> dict[str, ColumnElement[bool]]:
+    """Duplicate matches show names and owners only of records the principal can see."""
+    return {"lead_visible": lead_scope(principal), "contact_visible": contact_scope(principal)}
 
 
 def snapshot(lead: Lead) -> dict[str, Any]:
@@ -73,8 +79,11 @@ async def create_lead(session: AsyncSession, principal: Principal, data: LeadCre
     values = data.model_dump(exclude={"owner_id", "email", "phone", "company"})
     lead = Lead(org_id=principal.org_id, status=LeadStatus.new, version=1, **values)
     _normalise_into(lead, {"email": data.email, "phone": data.phone, "company": data.company})
+    if not allow_duplicates:  # until commit, nobody else creates a lead with this email or phone
+        await duplicates.lock_keys(session, principal.org_id, email=lead.email_normalized, phone=lead.phone_normalized)
     matches = await duplicates.find(session, principal.org_id, email=lead.email_normalized,
-                                    phone=lead.phone_normalized, company=lead.company_normalized)
+                                    phone=lead.phone_normalized, company=lead.company_normalized,
+                                    **_visible_to(principal))
     if not allow_duplicates:
         duplicates.raise_if_blocking(matches)
     session.add(lead)
@@ -180,8 +189,10 @@ async def update_lead(session: AsyncSession, principal: Principal, lead_id: uuid
     if not (lead.first_name or lead.last_name or lead.company):
         raise Unprocessable("a lead needs a name or a company")
     if contact and not allow_duplicates:
+        await duplicates.lock_keys(session, principal.org_id, email=lead.email_normalized, phone=lead.phone_normalized)
         matches = await duplicates.find(session, principal.org_id, email=lead.email_normalized,
-                                        phone=lead.phone_normalized, company=None, exclude_id=lead.id)
+                                        phone=lead.phone_normalized, company=None, exclude_id=lead.id,
+                                        **_visible_to(principal))
         duplicates.raise_if_blocking(matches)
     lead.version += 1
     await session.flush()
@@ -261,7 +272,7 @@ async def assign(session: AsyncSession, principal: Principal, lead_id: uuid.UUID
 async def list_duplicates(session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> list[DuplicateMatch]:
     lead = await get_lead(session, principal, lead_id)
     return await duplicates.find(session, principal.org_id, email=lead.email_normalized, phone=lead.phone_normalized,
-                                 company=lead.company_normalized, exclude_id=lead.id)
+                                 company=lead.company_normalized, exclude_id=lead.id, **_visible_to(principal))
 
 
 MERGE_FILLS = ("first_name", "last_name", "email", "email_normalized", "phone", "phone_normalized", "title", "company",
@@ -315,15 +326,33 @@ async def merge(session: AsyncSession, principal: Principal, lead_id: uuid.UUID,
     return lead
 
 
-async def stamp_first_response(session: AsyncSession, org_id: uuid.UUID, lead_id: uuid.UUID, at: dt.datetime) -> None:
+async def stamp_first_response(session: AsyncSession, principal: Principal, lead_id: uuid.UUID, at: dt.datetime) -> None:
     """Called when an activity is logged on a lead: the first one stamps the response
-    time, and a new lead becomes contacted. Earlier back-dated activities win."""
-    await session.execute(
-        update(Lead).where(Lead.org_id == org_id, Lead.id == lead_id,
-                           or_(Lead.first_response_at.is_(None), Lead.first_response_at > at))
-        .values(first_response_at=at)
+    time, and a new lead becomes contacted. Earlier back-dated activities win. A change of
+    the lead like any other: a new version (a client holding the old ETag gets a 412
+    instead of writing the status back), audited, and a lead.updated event."""
+    lead = await session.scalar(
+        # NO KEY UPDATE, the lock an UPDATE takes: compatible with the KEY SHARE lock each new
+        # activity's foreign key holds, so two activities logged at once cannot deadlock.
+        select(Lead).where(Lead.org_id == principal.org_id, Lead.id == lead_id)
+        .with_for_update(key_share=True).execution_options(populate_existing=True)  # FOR NO KEY UPDATE
     )
-    await session.execute(
-        update(Lead).where(Lead.org_id == org_id, Lead.id == lead_id, Lead.status == LeadStatus.new)
-        .values(status=LeadStatus.contacted)
-    )
+    if lead is None:
+        return
+    stamp = lead.first_response_at is None or lead.first_response_at > at
+    contacted = lead.status is LeadStatus.new
+    if not (stamp or contacted):
+        return
+    before = snapshot(lead)
+    if stamp:
+        lead.first_response_at = at
+    if contacted:
+        lead.status = LeadStatus.contacted
+    lead.version += 1
+    await session.flush()
+    await session.refresh(lead, ["updated_at"])
+    after = snapshot(lead)
+    await record_audit(session, principal, entity_type="lead", entity_id=lead.id, action=AuditAction.update,
+                       before=before, after=after)
+    await record_event(session, org_id=principal.org_id, type="lead.updated", entity_type="lead", entity_id=lead.id,
+                       actor_id=principal.actor_id, payload={"lead": after, "changed": sorted(k for k in after if after[k] != before.get(k))})

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints
 
+from app.core.timeinput import AwareDateTime
+
 
 def _no_nul(value: str) -> str:
     # PostgreSQL text cannot hold NUL; refuse it as bad input instead of failing later.
@@ -40,23 +42,5 @@ def validate_whole(model: Any, data: dict[str, Any]) -> Any:
         raise Unprocessable("The change would leave the record invalid", errors=errors) from None
 
 
-def _iso_only(value: Any) -> Any:
-    # pydantic reads "0.5" as a Unix timestamp; the contract says ISO 8601 date-time.
-    import re
-
-    if isinstance(value, str) and not re.match(r"^\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("expected an ISO 8601 date-time like 2026-11-23T10:00:00Z")
-    return value
-
-
-def _aware(value: Any) -> Any:
-    if value.tzinfo is None:
-        raise ValueError("the date-time needs a timezone (Z or +08:00)")
-    return value
-
-
-import datetime as _dt  # noqa: E402
-
-from pydantic import BeforeValidator  # noqa: E402
-
-QueryDateTime = Annotated[_dt.datetime, BeforeValidator(_iso_only), AfterValidator(_aware)]
+# Date-times in bodies and query filters: ISO 8601 with a zone, in range (app/core/timeinput.py).
+QueryDateTime = AwareDateTime

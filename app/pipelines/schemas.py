@@ -8,15 +8,12 @@ checked by the service.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -25,28 +22,12 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.timeinput import AwareDateTime, CalendarDate
 from app.pipelines.models import OpportunityStatus, StageKind, TransitionKind
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
-
-
-def _iso(pattern: re.Pattern[str]) -> Any:
-    """Dates and times come as ISO 8601 text only (pydantic would also take numbers as
-    Unix timestamps, which the contract does not allow)."""
-
-    def check(value: Any) -> Any:
-        if isinstance(value, dt.date):
-            return value
-        if isinstance(value, str) and pattern.match(value):
-            return value
-        raise ValueError("must be an ISO 8601 string")
-
-    return BeforeValidator(check)
-
-
-IsoDate = Annotated[dt.date, _iso(_ISO_DATE)]
-IsoDateTime = Annotated[AwareDatetime, _iso(_ISO_DATETIME)]
+# Dates and times: ISO 8601 text only, date-times with a zone, 1900..2200 (one definition).
+IsoDate = CalendarDate
+IsoDateTime = AwareDateTime
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OppName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]

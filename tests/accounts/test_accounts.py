@@ -117,3 +117,20 @@ async def test_value_classes_follow_pareto(client: httpx.AsyncClient, tenant: Te
     await tenant.session.execute(update(Opportunity).where(Opportunity.name == "Small").values(amount=Decimal("5000")))
     await classify_accounts(tenant.session, None, max_age_minutes=0)
     assert (await client.get(f"/v1/accounts/{ids['Small']}", headers=h)).json()["value_class"] == "A"
+
+
+async def test_a_contact_joins_only_an_account_the_caller_can_see(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    a, b = await tenant.add_user(Role.rep), await tenant.add_user(Role.rep)
+    account = (await client.post("/v1/accounts", json={"name": "A's account"}, headers=a.headers)).json()
+    hidden = await client.post("/v1/contacts", json={"last_name": "x", "account_id": account["id"]}, headers=b.headers)
+    missing = await client.post("/v1/contacts", json={"last_name": "x", "account_id": str(new_id())}, headers=b.headers)
+    assert hidden.status_code == missing.status_code == 422
+    same = [{k: v for k, v in r.json().items() if k not in ("request_id", "instance")} for r in (hidden, missing)]
+    assert same[0] == same[1]
+    mine = (await client.post("/v1/contacts", json={"last_name": "y"}, headers=b.headers)).json()
+    r = await client.patch(f"/v1/contacts/{mine['id']}", json={"account_id": account["id"]}, headers=b.headers)
+    assert r.status_code == 422
+    assert (await client.get(f"/v1/contacts/{mine['id']}", headers=b.headers)).json()["account_id"] is None
+    assert (await client.get("/v1/contacts", params={"account_id": account["id"]}, headers=tenant.admin.headers)).json()["items"] == []
+    # The account's owner attaches contacts to it.
+    assert (await client.post("/v1/contacts", json={"last_name": "z", "account_id": account["id"]}, headers=a.headers)).status_code == 201

@@ -3,6 +3,7 @@ task.due / task.reminder and lead.response_overdue events."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import httpx
@@ -90,3 +91,134 @@ async def test_tasks_todo_list_and_due_events(client: httpx.AsyncClient, tenant:
     assert done.json()["completed_at"] and (await events(tenant.session, tenant.id, "task.completed"))
     other = await tenant.add_user(Role.rep)
     assert (await client.get(f"/v1/tasks/{overdue['id']}", headers=other.headers)).status_code == 404
+
+
+# Parse fine, but leave the range PostgreSQL and the driver can store once in UTC
+# (year 10000 / year 0), or the range a CRM date can mean (1900..2200).
+OUT_OF_RANGE = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "1899-12-31T23:59:59Z", "2201-01-01T00:00:00Z"]
+
+
+def _is_range_problem(r: httpx.Response) -> bool:
+    return (r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+            and "between 1900-01-01 and 2200-12-31" in r.text)
+
+
+async def test_date_times_out_of_range_are_a_422_and_change_nothing(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    h = tenant.admin.headers
+    lead = (await client.post("/v1/leads", json=lead_body(), headers=h)).json()
+    task = (await client.post("/v1/tasks", json={"title": "t", "due_at": NOW.isoformat()}, headers=h)).json()
+    act = (await client.post("/v1/activities", json={"kind": "call", "subject": "s", "lead_id": lead["id"]}, headers=h)).json()
+    for when in OUT_OF_RANGE:
+        body = {"kind": "call", "subject": "s", "lead_id": lead["id"], "occurred_at": when}
+        assert _is_range_problem(await client.post("/v1/activities", json=body, headers=h)), when
+        for body in ({"title": "t", "due_at": when}, {"title": "t", "due_at": "2200-12-31T00:00:00Z", "remind_at": when}):
+            assert _is_range_problem(await client.post("/v1/tasks", json=body, headers=h)), when
+        assert _is_range_problem(await client.patch(f"/v1/activities/{act['id']}", json={"occurred_at": when}, headers=h))
+        assert _is_range_problem(await client.patch(f"/v1/tasks/{task['id']}", json={"due_at": when}, headers=h))
+        for path, name in (("/v1/activities", "occurred_after"), ("/v1/activities", "occurred_before"),
+                           ("/v1/tasks", "due_before"), ("/v1/tasks", "due_after"),
+                           ("/v1/leads", "created_after"), ("/v1/leads", "created_before")):
+            assert _is_range_problem(await client.get(path, params={name: when}, headers=h)), (path, name, when)
+    # Nothing changed: one activity, one task, both still version 1, the lead untouched by the refused activities.
+    assert [a["version"] for a in (await client.get("/v1/activities", headers=h)).json()["items"]] == [1]
+    assert [t["version"] for t in (await client.get("/v1/tasks", headers=h)).json()["items"]] == [1]
+    assert (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()["first_response_at"] == act["occurred_at"]
+    # The edges of the range are accepted.
+    r = await client.post("/v1/tasks", json={"title": "far", "due_at": "2200-12-31T23:59:59Z",
+                                             "remind_at": "1900-01-01T00:00:00Z"}, headers=h)
+    assert r.status_code == 201, r.text
+    r = await client.post("/v1/activities", json={"kind": "note", "subject": "old", "lead_id": lead["id"],
+                                                  "occurred_at": "1900-01-01T00:00:00+00:00"}, headers=h)
+    assert r.status_code == 201, r.text
+
+
+def _without_ids(problem: dict) -> dict:
+    return {k: v for k, v in problem.items() if k not in ("request_id", "instance")}
+
+
+async def test_a_rep_cannot_log_on_or_task_records_they_cannot_see(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """Logging on another rep's lead used to move it to contacted and stamp its first
+    response (stopping its overdue alert). Records out of sight answer like unknown ids."""
+    a, b = await tenant.add_user(Role.rep), await tenant.add_user(Role.rep)
+    lead = (await client.post("/v1/leads", json=lead_body(), headers=a.headers)).json()
+    account = (await client.post("/v1/accounts", json={"name": "A's account"}, headers=a.headers)).json()
+    contact = (await client.post("/v1/contacts", json={"last_name": "王", "account_id": account["id"]}, headers=a.headers)).json()
+    deal = (await client.post("/v1/opportunities", json={"name": "A's deal"}, headers=a.headers)).json()
+    refs = {"lead_id": lead["id"], "account_id": account["id"], "contact_id": contact["id"], "opportunity_id": deal["id"]}
+    unknown = "01935c6e-8a1b-7cc2-9d2e-2b1f0c9d4e11"
+    for field, ref in refs.items():
+        for path, body in (("/v1/activities", {"kind": "call", "subject": "hi"}), ("/v1/tasks", {"title": "t", "due_at": NOW.isoformat()})):
+            hidden = await client.post(path, json={**body, field: ref}, headers=b.headers)
+            missing = await client.post(path, json={**body, field: unknown}, headers=b.headers)
+            assert hidden.status_code == missing.status_code == 422, (path, field, hidden.text)
+            assert _without_ids(hidden.json()) == _without_ids(missing.json())
+            # Their owner can.
+            assert (await client.post(path, json={**body, field: ref}, headers=a.headers)).status_code == 201, (path, field)
+    # B's attempts changed nothing: the lead was contacted by A's activity alone, B has nothing.
+    assert (await client.get("/v1/activities", headers=b.headers)).json()["items"] == []
+    assert (await client.get("/v1/tasks", headers=b.headers)).json()["items"] == []
+    first = (await client.get("/v1/activities", params={"lead_id": lead["id"]}, headers=a.headers)).json()["items"]
+    assert [x["owner_id"] for x in first] == [str(a.id)]
+
+
+async def test_tasks_go_only_to_people_the_caller_may_assign(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    manager = await tenant.add_user(Role.manager)
+    team = await tenant.add_team("East", manager=manager)
+    a, b = await tenant.add_user(Role.rep, team=team), await tenant.add_user(Role.rep)
+    due = NOW.isoformat()
+    r = await client.post("/v1/tasks", json={"title": "t", "due_at": due, "assignee_id": str(b.id)}, headers=a.headers)
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "assignee_id"]
+    own = await client.post("/v1/tasks", json={"title": "mine", "due_at": due, "assignee_id": str(a.id)}, headers=a.headers)
+    assert own.status_code == 201
+    r = await client.patch(f"/v1/tasks/{own.json()['id']}", json={"assignee_id": str(b.id)}, headers=a.headers)
+    assert r.status_code == 422
+    # A manager within their team, not outside it; an admin anyone.
+    assert (await client.post("/v1/tasks", json={"title": "t", "due_at": due, "assignee_id": str(a.id)},
+                              headers=manager.headers)).status_code == 201
+    assert (await client.post("/v1/tasks", json={"title": "t", "due_at": due, "assignee_id": str(b.id)},
+                              headers=manager.headers)).status_code == 422
+    assert (await client.post("/v1/tasks", json={"title": "t", "due_at": due, "assignee_id": str(b.id)},
+                              headers=tenant.admin.headers)).status_code == 201
+    assert [t["title"] for t in (await client.get("/v1/tasks", headers=b.headers)).json()["items"]] == ["t"]
+    assert (await client.get(f"/v1/tasks/{own.json()['id']}", headers=a.headers)).json()["version"] == 1
+
+
+async def test_the_first_activity_is_a_new_version_of_the_lead(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """A client holding ETag "1" must not write status new back over the contacted lead."""
+    rep = await tenant.add_user(Role.rep)
+    lead = await client.post("/v1/leads", json=lead_body(), headers=rep.headers)
+    assert lead.headers["ETag"] == '"1"'
+    lead_id = lead.json()["id"]
+    await client.post("/v1/activities", json={"kind": "call", "subject": "hi", "lead_id": lead_id}, headers=rep.headers)
+    got = await client.get(f"/v1/leads/{lead_id}", headers=rep.headers)
+    assert got.json()["status"] == "contacted" and got.headers["ETag"] == '"2"' and got.json()["version"] == 2
+    stale = await client.patch(f"/v1/leads/{lead_id}", json={"status": "new"}, headers={**rep.headers, "If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert (await client.get(f"/v1/leads/{lead_id}", headers=rep.headers)).json()["status"] == "contacted"
+    updated = [e for e in await events(tenant.session, tenant.id, "lead.updated") if str(e.entity_id) == lead_id]
+    assert len(updated) == 1 and {"status", "first_response_at", "version"} <= set(updated[0].payload["changed"])
+    assert updated[0].payload["lead"]["status"] == "contacted"
+    # A later activity changes nothing on the lead: same version, no new event.
+    await client.post("/v1/activities", json={"kind": "email", "subject": "again", "lead_id": lead_id}, headers=rep.headers)
+    assert (await client.get(f"/v1/leads/{lead_id}", headers=rep.headers)).headers["ETag"] == '"2"'
+    # A back-dated one moves the first response earlier: again a new version.
+    earlier = (NOW - dt.timedelta(days=1)).isoformat()
+    await client.post("/v1/activities", json={"kind": "email", "subject": "earlier", "lead_id": lead_id, "occurred_at": earlier},
+                      headers=rep.headers)
+    got = await client.get(f"/v1/leads/{lead_id}", headers=rep.headers)
+    assert got.headers["ETag"] == '"3"' and got.json()["first_response_at"].startswith(earlier[:19])
+
+
+async def test_simultaneous_first_activities_contact_the_lead_once(committed_client: httpx.AsyncClient,
+                                                                   committed_tenant: Tenant) -> None:
+    """Each activity's foreign key holds a KEY SHARE lock on the lead; the stamp must not
+    wait for a stronger lock than an UPDATE's, or two of them deadlock."""
+    h = committed_tenant.admin.headers
+    lead = (await committed_client.post("/v1/leads", json=lead_body(email="conc@x.example", phone=None), headers=h)).json()
+    responses = await asyncio.gather(*(committed_client.post(
+        "/v1/activities", json={"kind": "call", "subject": f"c{i}", "lead_id": lead["id"]}, headers=h) for i in range(6)))
+    assert [r.status_code for r in responses] == [201] * 6, [r.text for r in responses if r.status_code != 201]
+    got = (await committed_client.get(f"/v1/leads/{lead['id']}", headers=h)).json()
+    # Later commits with an earlier occurred_at move the stamp back again (a version each).
+    assert got["status"] == "contacted" and 2 <= got["version"] <= 7
+    assert got["first_response_at"] == min(r.json()["occurred_at"] for r in responses)

@@ -179,3 +179,11 @@ async def test_api_key_actions_are_audited_as_the_key(client: httpx.AsyncClient,
                                 params={"entity_id": team["id"]})).json()["items"]
     assert [(e["actor_id"], e["actor_kind"]) for e in entries] == [(created["id"], "api_key")]
     assert uuid.UUID(entries[0]["entity_id"]) == uuid.UUID(team["id"])
+
+
+async def test_feed_times_out_of_range_are_a_422(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """They parse, but are year 10000 / year 0 in UTC: the database call used to fail (500)."""
+    for when in ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"):
+        for name in ("since", "until"):
+            r = await client.get("/v1/audit-log", headers=tenant.admin.headers, params={name: when})
+            assert r.status_code == 422 and "between 1900-01-01 and 2200-12-31" in r.text, (name, when, r.text)

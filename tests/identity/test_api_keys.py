@@ -160,3 +160,11 @@ async def test_revocation_elsewhere_applies_once_the_cache_entry_expires(
     later = time.monotonic() + 31
     monkeypatch.setattr(app.state.api_key_authenticator, "clock", lambda: later)
     assert (await client.get("/v1/users", headers=bearer(created["key"]))).status_code == 401
+
+
+async def test_key_expiry_out_of_range_is_a_422(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    for when in ("9999-12-31T23:59:59-12:00", "2201-01-01T00:00:00Z"):
+        r = await client.post("/v1/api-keys", headers=tenant.admin.headers,
+                              json={"name": "x", "scopes": ["users:read"], "expires_at": when})
+        assert r.status_code == 422 and "between 1900-01-01 and 2200-12-31" in r.text, r.text
+    assert (await client.get("/v1/api-keys", headers=tenant.admin.headers)).json()["items"] == []

@@ -81,6 +81,14 @@ async def test_failed_conversion_changes_nothing(client: httpx.AsyncClient, tena
     assert (await client.post(f"/v1/leads/{lead['id']}/convert", json={}, headers=h)).status_code == 409
 
 
+async def test_convert_refuses_a_close_date_out_of_range(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    lead = (await client.post("/v1/leads", json=lead_body(), headers=tenant.admin.headers)).json()
+    for day in ("9999-12-31", "0001-01-01"):
+        r = await client.post(f"/v1/leads/{lead['id']}/convert", json={"expected_close_date": day}, headers=tenant.admin.headers)
+        assert r.status_code == 422 and "between 1900-01-01 and 2200-12-31" in r.text, r.text
+    assert (await client.get(f"/v1/leads/{lead['id']}", headers=tenant.admin.headers)).json()["status"] == "new"
+
+
 async def test_convert_reuses_the_person_when_already_a_contact(client: httpx.AsyncClient, tenant: Tenant) -> None:
     await make_pipeline(tenant.session, tenant.id)
     h = tenant.admin.headers

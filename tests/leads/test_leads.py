@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from app.identity.models import Role
@@ -149,6 +151,44 @@ async def test_idempotency_key_covers_the_query_string(client: httpx.AsyncClient
     assert replay.json()["id"] == first.json()["id"]
     other = await client.post("/v1/leads?allow_duplicates=true", json=lead_body(), headers=h)
     assert other.status_code == 422 and other.json()["code"] == "idempotency-key-reused"
+
+
+async def test_a_duplicate_the_caller_cannot_see_shows_no_name_or_owner(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    a, b = await tenant.add_user(Role.rep), await tenant.add_user(Role.rep)
+    theirs = (await client.post("/v1/leads", json=lead_body(), headers=a.headers)).json()
+    r = await client.post("/v1/leads", json=lead_body(phone=None), headers=b.headers)
+    assert r.status_code == 409  # the duplicate still blocks
+    [match] = r.json()["matches"]
+    assert match == {"type": "lead", "id": theirs["id"], "name": None, "company": None, "owner_id": None,
+                     "matched_on": ["email", "company"], "blocking": True, "visible": False}
+    assert "张" not in r.text and str(a.id) not in r.text
+    # A company hint on a 201 is redacted the same way; the owner and the admin see it in full.
+    hint = await client.post("/v1/leads", json=lead_body(email="b@x.example", phone=None), headers=b.headers)
+    assert hint.status_code == 201
+    assert [(m["id"], m["name"], m["visible"]) for m in hint.json()["possible_duplicates"]] == [(theirs["id"], None, False)]
+    for actor in (a, tenant.admin):
+        r = await client.post("/v1/leads", json=lead_body(phone=None), headers=actor.headers)
+        match = r.json()["matches"][0]
+        assert r.status_code == 409 and match["name"] == "伟 张" and match["owner_id"] == str(a.id) and match["visible"]
+    own = await client.get(f"/v1/leads/{hint.json()['id']}/duplicates", headers=b.headers)
+    assert [(m["id"], m["name"], m["owner_id"]) for m in own.json()] == [(theirs["id"], None, None)]
+
+
+async def test_simultaneous_creates_with_the_same_email_or_phone_make_one_lead(committed_client: httpx.AsyncClient,
+                                                                            committed_tenant: Tenant) -> None:
+    """Check-then-insert without a lock let two concurrent creates both pass the check."""
+    h = committed_tenant.admin.headers
+    for round_, bodies in enumerate((
+        [lead_body(email="race@x.example", phone=None, company=f"C{i}") for i in range(8)],
+        [lead_body(email=f"r{i}@x.example", phone="13900139001", company=f"D{i}") for i in range(8)],
+        # Both keys shared: the two locks are taken in one fixed order, so no deadlock.
+        [lead_body(email="both@x.example", phone="13900139002", company=f"E{i}") for i in range(8)],
+    )):
+        responses = await asyncio.gather(*(committed_client.post("/v1/leads", json=b, headers=h) for b in bodies))
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [201] + [409] * 7, (round_, codes)
+    listed = (await committed_client.get("/v1/leads", params={"limit": 100}, headers=h)).json()["items"]
+    assert len(listed) == 3
 
 
 async def test_a_lead_holding_merge_history_or_activities_cannot_be_deleted(client: httpx.AsyncClient,

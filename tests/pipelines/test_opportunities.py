@@ -199,3 +199,31 @@ async def test_a_deal_links_only_an_account_of_its_own_organisation(client, tena
     assert r.status_code == 422
     listed = (await client.get("/v1/opportunities", params={"account_id": mine["id"]}, headers=h)).json()
     assert [d["id"] for d in listed["items"]] == [deal["id"]]
+
+
+async def test_dates_and_times_out_of_range_are_a_422_and_change_nothing(client, tenant):
+    """Times that parse but are year 10000 / year 0 in UTC used to fail in the driver (500)."""
+    st = await stages(client, tenant.admin)
+    h = tenant.admin.headers
+    deal = await new_deal(client, tenant.admin)
+    bad_times = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "2201-01-01T00:00:00Z"]
+    bad_dates = ["9999-12-31", "0001-01-01", "1899-12-31"]
+
+    def range_problem(r) -> bool:
+        return r.status_code == 422 and "between 1900-01-01 and 2200-12-31" in r.json()["errors"][0]["msg"]
+
+    for when in bad_times:
+        assert range_problem(await client.post("/v1/opportunities", json={"name": "x", "created_at": when}, headers=h))
+        assert range_problem(await client.post(f"/v1/opportunities/{deal['id']}/transitions",
+                                               json={"to_stage_id": st["First contact"], "occurred_at": when}, headers=h))
+    for day in bad_dates:
+        assert range_problem(await client.post("/v1/opportunities", json={"name": "x", "expected_close_date": day}, headers=h))
+        assert range_problem(await client.patch(f"/v1/opportunities/{deal['id']}", json={"expected_close_date": day}, headers=h))
+        for name in ("close_from", "close_to"):
+            assert range_problem(await client.get("/v1/opportunities", params={name: day}, headers=h)), (name, day)
+    got = (await client.get(f"/v1/opportunities/{deal['id']}", headers=h)).json()
+    assert got["version"] == 1 and got["stage_id"] == deal["stage_id"]
+    assert [d["id"] for d in (await client.get("/v1/opportunities", headers=h)).json()["items"]] == [deal["id"]]
+    # The edges of the range are fine.
+    r = await client.patch(f"/v1/opportunities/{deal['id']}", json={"expected_close_date": "2200-12-31"}, headers=h)
+    assert r.status_code == 200 and r.json()["expected_close_date"] == "2200-12-31"
