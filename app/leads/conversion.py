@@ -53,9 +53,10 @@ async def convert(session: AsyncSession, principal: Principal, lead_id: uuid.UUI
     else:
         if not lead.company:
             raise _field_error("account_id", "The lead has no company: pass account_id to link an account")
-        # Reuse an account with the same normalised name rather than creating a twin.
+        # Reuse an account the caller can see with the same normalised name rather than
+        # creating a twin; an account hidden from the caller is left alone and a new one made.
         account = await session.scalar(
-            select(Account).where(Account.org_id == principal.org_id,
+            select(Account).where(account_service.account_scope(principal),
                                   Account.name_normalized == normalize_company(lead.company)).order_by(Account.id).limit(1)
         )
         created_account = account is None

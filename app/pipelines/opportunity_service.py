@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.accounts.models import Account
+from app.accounts.service import account_scope
 from app.core.audit import AuditAction, record_audit
 from app.core.db import Reader, fetch_one, utcnow
 from app.core.errors import Forbidden, Unprocessable
@@ -203,10 +204,11 @@ def _check_past(value: dt.datetime, *, after: dt.datetime | None, what: str) -> 
 
 
 async def _check_account(session: AsyncSession, principal: Principal, account_id: uuid.UUID | None) -> None:
-    """A deal may only point at an account of its own organisation (422, never an FK 500)."""
+    """A deal may only point at an account the caller can see (422 as for an unknown id:
+    never an FK 500, never a hint that another rep's account exists)."""
     if account_id is None:
         return
-    found = await session.scalar(select(Account.id).where(Account.id == account_id, Account.org_id == principal.org_id))
+    found = await session.scalar(select(Account.id).where(Account.id == account_id, account_scope(principal)))
     if found is None:
         raise Unprocessable("No such account", errors=[
             {"loc": ["body", "account_id"], "msg": "No such account", "type": "value_error"}])

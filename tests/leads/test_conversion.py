@@ -108,3 +108,22 @@ async def test_convert_reuses_the_person_when_already_a_contact(client: httpx.As
     assert out2["contact_created"] is True and out2["contact_id"] != loose["id"]
     contacts = (await client.get("/v1/contacts", params={"account_id": elsewhere["id"]}, headers=h)).json()["items"]
     assert [c["id"] for c in contacts] == [out2["contact_id"]]
+
+
+async def test_a_rep_never_reaches_another_reps_account(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    await make_pipeline(tenant.session, tenant.id)
+    rep_a, rep_b = await tenant.add_user(Role.rep), await tenant.add_user(Role.rep)
+    theirs = (await client.post("/v1/accounts", json={"name": "上海华东机械有限公司"}, headers=rep_a.headers)).json()
+    lead = (await client.post("/v1/leads", json=lead_body(), headers=rep_b.headers)).json()
+    out = (await client.post(f"/v1/leads/{lead['id']}/convert", json={}, headers=rep_b.headers)).json()
+    assert out["account_created"] is True and out["account_id"] != theirs["id"]
+    assert (await client.get(f"/v1/accounts/{out['account_id']}", headers=rep_b.headers)).json()["owner_id"] == str(rep_b.id)
+    # Nor can a deal be put on it: the same 422 as for an account that does not exist.
+    hidden = await client.post("/v1/opportunities", json={"name": "x", "account_id": theirs["id"]}, headers=rep_b.headers)
+    unknown = await client.post("/v1/opportunities", json={"name": "x", "account_id": str(uuid.uuid4())},
+                                headers=rep_b.headers)
+    assert hidden.status_code == unknown.status_code == 422 and hidden.json()["detail"] == unknown.json()["detail"]
+    moved = await client.patch(f"/v1/opportunities/{out['opportunity_id']}", json={"account_id": theirs["id"]},
+                               headers=rep_b.headers)
+    assert moved.status_code == 422
+    assert (await client.get(f"/v1/accounts/{theirs['id']}/timeline", headers=rep_a.headers)).json()["items"] == []
