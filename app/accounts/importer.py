@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-import uuid_utils
+from uuid_utils.compat import uuid7
 
 from app.accounts.models import Lifecycle
 from app.core.config import get_settings
@@ -33,7 +33,8 @@ def account_key(name: str) -> str:
 
 
 def _first_new(matches: list[Any], created: set[uuid.UUID]) -> dict[Any, Any]:
-    """key -> first match (rows come ordered) that is not a record this import made itself."""
+    """key -> first match (rows come ordered) that is not a record this import made itself.
+    (Ids are stdlib UUIDs, uuid_utils.compat: uuid_utils' own never equal asyncpg's.)"""
     found: dict[Any, Any] = {}
     for match in matches:
         if match["id"] not in created:
@@ -78,7 +79,7 @@ class AccountRows(RowKind):
                 error = ("bad_lifecycle", f"lifecycle '{lifecycle}' is not one of {', '.join(sorted(LIFECYCLES))}")
             owner, owner_error = self.owner(ctx, v.get("owner_email"))
             error = error or owner_error
-            out.append([n, *(error or (None, None)), uuid_utils.uuid7(), owner, name,
+            out.append([n, *(error or (None, None)), uuid7(), owner, name,
                         account_key(name) if name else None, v.get("industry"), size_n, v.get("region"), v.get("tier"),
                         lifecycle, v.get("website"), v.get("description")])
         return out
@@ -157,7 +158,7 @@ class ContactRows(RowKind):
                     error = error or ("unknown_account", f"account_id '{account_id}' is not an account id")
             owner, owner_error = self.owner(ctx, v.get("owner_email"))
             error = error or owner_error
-            out.append([n, *(error or (None, None)), uuid_utils.uuid7(), owner, account,
+            out.append([n, *(error or (None, None)), uuid7(), owner, account,
                         account_key(account_name) if account_name and account is None else None, account_name,
                         v.get("first_name"), v.get("last_name"), email, email_n, phone, phone_n, v.get("title")])
         return out
