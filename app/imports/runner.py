@@ -111,6 +111,8 @@ class RowKind:
                                     {"key": f"{job.kind.value}_import:{job.org_id}"})
                 done = await self._chunks(sessionmaker, job, reader, index, estimate, chunk_rows, on_progress)
             return await finish(sessionmaker, job, total=done)
+        except csv.Error as exc:  # rows of earlier chunks stay imported; say where the file broke
+            return await fail(sessionmaker, job, InvalidCsv(f"Unreadable CSV at line {reader.line_num}: {exc}"))
         except Exception as exc:
             return await fail(sessionmaker, job, exc)
 

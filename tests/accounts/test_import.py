@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.accounts.models import Account, Contact
+from app.core.db import Database
 from app.identity.models import Role
 from app.imports import jobs
 from app.leads.models import LeadImport
@@ -302,3 +303,21 @@ async def test_imported_rows_reach_the_tables_unchanged(client: httpx.AsyncClien
     assert tiers == [None, None]
     count = await tenant.session.scalar(select(func.count()).select_from(Contact).where(Contact.org_id == tenant.id))
     assert count == 0
+
+
+async def test_a_file_broken_midway_fails_with_the_line_and_keeps_earlier_chunks(
+        committed_client: httpx.AsyncClient, committed_tenant: Tenant, database: Database) -> None:
+    """Real commits (each chunk is its own transaction on its own connection)."""
+    h = committed_tenant.admin.headers
+    body = 'name,description\nAcme,ok\nBeta,ok\nGamma,"' + "x" * 200_000 + '"\n'  # over the csv module's field limit
+    r = await committed_client.post("/v1/account-imports", content=body.encode(), headers={**h, **CSV})
+    claimed = await jobs.claim_next(database.sessionmaker, import_id=uuid.UUID(r.json()["id"]))
+    assert claimed is not None
+    await jobs.process(database.sessionmaker, *claimed, chunk_rows=2)
+    done = (await committed_client.get(f"/v1/account-imports/{r.json()['id']}", headers=h)).json()
+    assert (done["status"], done["created_count"], done["processed_rows"]) == ("failed", 2, 2)
+    assert done["failure"].startswith("Unreadable CSV at line 4")
+    assert {a["name"] for a in await _all(committed_client, "/v1/accounts", h)} == {"Acme", "Beta"}
+    async with database.sessionmaker() as session:
+        failed = await events(session, committed_tenant.id, "account_import.failed")
+    assert [e.payload["kind"] for e in failed] == ["accounts"]
