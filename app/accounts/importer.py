@@ -150,14 +150,14 @@ class ContactRows(RowKind):
             phone_n, ok = (None, True) if phone is None else phone_norm(phone)
             if not ok and error is None:
                 error = ("bad_phone", f"'{phone}' is not a valid phone number")
+            owner, owner_error = self.owner(ctx, v.get("owner_email"))
+            error = error or owner_error
             account = None
             if account_id is not None:
                 try:
                     account = uuid.UUID(account_id)
                 except ValueError:
                     error = error or ("unknown_account", f"account_id '{account_id}' is not an account id")
-            owner, owner_error = self.owner(ctx, v.get("owner_email"))
-            error = error or owner_error
             out.append([n, *(error or (None, None)), uuid7(), owner, account,
                         account_key(account_name) if account_name and account is None else None, account_name,
                         v.get("first_name"), v.get("last_name"), email, email_n, phone, phone_n, v.get("title")])
