@@ -31,7 +31,7 @@ from app.core.db import Database
 from app.core.ids import new_id
 from app.core.migrations import upgrade_to_head
 from app.identity.models import Org, Role, User
-from app.imports import jobs
+from app.imports import jobs, runner
 from app.leads.models import ImportKind
 
 ACCOUNT_HEADER = ["name", "website", "industry", "size", "region", "tier", "lifecycle", "owner_email"]
@@ -149,12 +149,15 @@ async def main() -> None:
                 path = tmp / f"bench_{kind.value}_{run}.csv"
                 make(path, args.rows, users, 2000 + run, *extra)
                 copy_s = await bare_copy(url, path, header)
+                runner.TIMINGS = {}
                 import_s, done = await run_import(db, org_id, creator, kind, path)
+                steps, runner.TIMINGS = runner.TIMINGS, None
                 print(f"run {run} {kind.value}: COPY {args.rows / copy_s:,.0f} rows/s ({copy_s:.2f}s) | import "
                       f"{args.rows / import_s:,.0f} rows/s ({import_s:.2f}s; created {done.created_count}, duplicates "
                       f"{done.duplicate_count}, errors {done.error_count}) | import/COPY time {import_s / copy_s:.1f}x")
                 codes = await error_codes(url, done.id)
                 print(f"   row errors: {codes}")
+                print("   steps (s): " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
                 if done.failure:
                     print("   FAILED:", done.failure)
         print(f"load after: {subprocess.getoutput('uptime').strip()}")
