@@ -145,11 +145,14 @@ class RowKind:
                 # The lookups are prepared statements; a generic plan (chosen after a few chunks on
                 # statistics that predate the import) tests `= ANY($n)` row by row against the whole
                 # array, a custom plan hashes the array (measured: 2.5-7 s -> ms per 5,000-row chunk).
+                # Only for the lookups: the COPY's per-row foreign-key checks are prepared plans too,
+                # and re-planning each of them doubled the COPY's time.
                 now = (await session.execute(text(
                     "SELECT now(), set_config('plan_cache_mode', 'force_custom_plan', true)"))).scalar_one()
                 raw = (await (await session.connection()).get_raw_connection()).driver_connection
                 t = _tick("begin", t)
                 batch = await self.prepare(raw, ctx, rows, now)
+                await raw.execute("SET LOCAL plan_cache_mode TO DEFAULT")
                 t = _tick("lookups+dedupe", t)
                 await self._write(raw, job, batch, len(rows))
                 t = _tick("copy+counters", t)
