@@ -176,7 +176,7 @@ def _seed_demo(url: str, settings: Settings, *, only_if_missing: bool) -> None:
     asyncio.run(go())
 
 
-from app.leads.cli import import_app  # noqa: E402
+from app.imports.cli import import_app  # noqa: E402
 
 cli.add_typer(import_app, name="import")
 

@@ -22,7 +22,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.logging import configure_logging
 from app.identity import auth_service, throttle
-from app.leads.importer import run_queued_imports
+from app.imports.jobs import run_queued_imports
 from app.leads.jobs import raise_response_overdue
 from app.pipelines import stalled
 
@@ -35,7 +35,7 @@ JOBS: list[tuple[str, Job]] = [
     ("login-throttle-purge", throttle.purge_expired),
     ("refresh-token-purge", auth_service.purge_expired_refresh_tokens),
     ("opportunity-stalled", stalled.raise_stalled_events),
-    ("lead-imports", run_queued_imports),
+    ("imports", run_queued_imports),
     ("lead-response-overdue", raise_response_overdue),
     ("task-due", raise_due_tasks),
     ("account-value-classes", classify_accounts),

@@ -23,7 +23,9 @@ from app.core.db import SessionDep
 from app.core.etag import set_etag
 from app.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from app.identity.auth import CurrentPrincipal
+from app.imports.router import ImportDocs, add_import_routes
 from app.leads import privacy
+from app.leads.models import ImportKind
 from app.leads.schemas import PersonalDataExport
 
 router = APIRouter(tags=["accounts"])
@@ -127,3 +129,26 @@ async def erase_contact(contact_id: uuid.UUID, session: SessionDep, principal: C
     contact = await privacy.erase_contact(session, principal, contact_id)
     set_etag(response, contact.version)
     return ContactOut.model_validate(contact)
+
+
+# ---- bulk import (the job resource is shared with leads: app/imports) ------------------------
+
+add_import_routes(router, ImportKind.accounts, ImportDocs(
+    columns="Columns (header names): name (required), website, industry, size (employees), region, tier, "
+            "lifecycle (prospect|customer|churned, default prospect), description, owner_email (default: the "
+            "importing user; API keys must give it). The worker imports the rows; poll the returned resource for "
+            "progress, counts and per-row errors (docs/imports.md).",
+    example="name,website,industry,size,region,tier,lifecycle,owner_email\n上海华东机械有限公司,https://hd.example.cn,"
+            "Machinery,1200,East China,strategic,customer,\n",
+    duplicates="Import rows whose normalised name matches an existing account (or an earlier row) instead of "
+               "reporting them"))
+add_import_routes(router, ImportKind.contacts, ImportDocs(
+    columns="Columns (header names): first_name, last_name (required), email, phone, title, owner_email (default: "
+            "the importing user; API keys must give it), and the account to link: account_id, or account_name "
+            "(matched on the normalised name of an account of the organisation; no match is the row error "
+            "unknown_account, several are ambiguous_account). The worker imports the rows; poll the returned "
+            "resource for progress, counts and per-row errors (docs/imports.md).",
+    example="first_name,last_name,email,phone,title,account_name\n伟,张,zhang.wei@example.cn,13800138000,采购经理,"
+            "上海华东机械有限公司\n",
+    duplicates="Import rows whose email or phone matches an existing contact (or an earlier row) instead of "
+               "reporting them"))

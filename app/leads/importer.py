@@ -18,8 +18,7 @@ import asyncio
 import csv
 import io
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -27,18 +26,25 @@ from typing import Any
 
 import structlog
 import uuid_utils
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.audit import AuditAction, record_audit
 from app.core.config import get_settings
-from app.core.db import utcnow
-from app.core.errors import NotFound, Unprocessable
-from app.core.events import record_event
-from app.core.pagination import keyset_page, page_of
 from app.identity.models import User
-from app.identity.principal import Principal
-from app.leads.models import ImportStatus, LeadImport, LeadImportError, LeadSource
+
+# The job itself (queue, claim, finish, fail, the worker job) is shared by every kind of import;
+# these names stay importable from here for the lead import's callers.
+from app.imports.csvfile import InvalidCsv, decode
+from app.imports.jobs import (  # noqa: F401
+    ClaimedImport,
+    ProgressFn,
+    claim_next,
+    fail,
+    run_queued_imports,
+    start_direct,
+)
+from app.imports.jobs import finish as _finish
+from app.leads.models import LeadImport, LeadSource
 from app.leads.normalize import normalize_company, normalize_email, phone_normalizer
 from app.leads.scoring import SCORED_FIELDS, RowScorer, row_scorer
 
@@ -84,17 +90,6 @@ def _tick(label: str, started: float) -> float:
     if TIMINGS is not None:
         TIMINGS[label] = TIMINGS.get(label, 0.0) + now - started
     return now
-
-
-class InvalidCsv(Unprocessable):
-    code, title = "invalid-csv", "The file is not a CSV this import understands"
-
-
-def decode(content: bytes) -> str:
-    try:
-        return content.decode("utf-8-sig").replace("\x00", "")
-    except UnicodeDecodeError:
-        raise InvalidCsv("The file must be UTF-8 encoded") from None
 
 
 def header_index(header: list[str]) -> tuple[int | None, ...]:
@@ -189,104 +184,6 @@ class RowParser:
         return out
 
 
-@dataclass
-class ClaimedImport:
-    id: uuid.UUID
-    org_id: uuid.UUID
-    created_by: uuid.UUID | None
-    skip_duplicates: bool
-    default_source: str
-
-
-async def enqueue(session: AsyncSession, principal: Principal, content: bytes, *, content_type: str | None,
-                  filename: str | None, skip_duplicates: bool) -> LeadImport:
-    principal.require("leads", "write")
-    if content_type and not any(t in content_type for t in ("text/csv", "text/plain", "application/octet-stream")):
-        raise InvalidCsv("Send the file as text/csv")
-    csv_text = decode(content)
-    try:
-        header = next(csv.reader(io.StringIO(csv_text[:65536])), None)
-    except csv.Error as exc:
-        raise InvalidCsv(f"Unreadable header: {exc}") from None
-    if not header:
-        raise InvalidCsv("The file is empty")
-    header_index(header)
-    filename = filename.replace("\x00", "") if filename else None
-    job = LeadImport(org_id=principal.org_id, created_by=principal.actor_id, filename=filename, status=ImportStatus.queued,
-                     skip_duplicates=skip_duplicates, content=content, default_source=LeadSource.import_.value)
-    session.add(job)
-    await session.flush()
-    await session.refresh(job)
-    await record_audit(session, principal, entity_type="lead_import", entity_id=job.id, action=AuditAction.create,
-                       after={"filename": filename, "bytes": len(content), "skip_duplicates": skip_duplicates})
-    await record_event(session, org_id=principal.org_id, type="lead_import.queued", entity_type="lead_import",
-                       entity_id=job.id, actor_id=principal.actor_id,
-                       payload={"import_id": job.id, "filename": filename, "bytes": len(content)})
-    return job
-
-
-async def get_import(session: AsyncSession, principal: Principal, import_id: uuid.UUID) -> LeadImport:
-    principal.require("leads", "read")
-    job = await session.scalar(select(LeadImport).where(LeadImport.id == import_id, LeadImport.org_id == principal.org_id))
-    if job is None:
-        raise NotFound("No lead import with that id")
-    return job
-
-
-async def list_imports(session: AsyncSession, principal: Principal, *, cursor: str | None, limit: int) -> tuple[list[LeadImport], str | None]:
-    principal.require("leads", "read")
-    stmt = keyset_page(select(LeadImport).where(LeadImport.org_id == principal.org_id),
-                       [LeadImport.created_at, LeadImport.id], cursor=cursor, limit=limit, descending=True)
-    rows = list(await session.scalars(stmt))
-    return page_of(rows, limit, lambda r: (r.created_at.isoformat(), r.id))
-
-
-async def list_errors(session: AsyncSession, principal: Principal, import_id: uuid.UUID, *, cursor: str | None,
-                      limit: int) -> tuple[list[LeadImportError], str | None]:
-    job = await get_import(session, principal, import_id)
-    stmt = keyset_page(select(LeadImportError).where(LeadImportError.import_id == job.id,
-                                                     LeadImportError.org_id == principal.org_id),
-                       [LeadImportError.row_number], cursor=cursor, limit=limit)
-    rows = list(await session.scalars(stmt))
-    return page_of(rows, limit, lambda r: (r.row_number,))
-
-
-# ---- processing ---------------------------------------------------------------------------
-
-async def claim_next(sessionmaker: async_sessionmaker[AsyncSession], *,
-                     import_id: uuid.UUID | None = None) -> tuple[ClaimedImport, bytes] | None:
-    """Take the oldest queued import, or the given one (any number of workers: SKIP LOCKED)."""
-    async with sessionmaker() as session, session.begin():
-        candidates = select(LeadImport.id).where(LeadImport.status == ImportStatus.queued)
-        if import_id is not None:
-            candidates = candidates.where(LeadImport.id == import_id)
-        next_id = candidates.order_by(LeadImport.created_at) \
-            .limit(1).with_for_update(skip_locked=True).scalar_subquery()
-        row = (await session.execute(
-            update(LeadImport).where(LeadImport.id == next_id)
-            .values(status=ImportStatus.running, started_at=func.now(), updated_at=func.now())
-            .returning(LeadImport.id, LeadImport.org_id, LeadImport.created_by, LeadImport.skip_duplicates,
-                       LeadImport.default_source, LeadImport.content)
-        )).first()
-    if row is None:
-        return None
-    return ClaimedImport(*row[:5]), row[5] or b""
-
-
-async def start_direct(sessionmaker: async_sessionmaker[AsyncSession], *, org_id: uuid.UUID, created_by: uuid.UUID | None,
-                       filename: str | None, skip_duplicates: bool) -> ClaimedImport:
-    """For `crm import`: a running import whose file is read locally, never stored."""
-    async with sessionmaker() as session, session.begin():
-        job = LeadImport(org_id=org_id, created_by=created_by, filename=filename, status=ImportStatus.running,
-                         skip_duplicates=skip_duplicates, default_source=LeadSource.import_.value, started_at=utcnow())
-        session.add(job)
-        await session.flush()
-        return ClaimedImport(job.id, org_id, created_by, skip_duplicates, job.default_source)
-
-
-ProgressFn = Callable[[int, int], None]
-
-
 async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, content: bytes, *,
                   on_progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS) -> LeadImport:
     try:
@@ -305,19 +202,7 @@ async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedIm
             done = await _pipeline(sessionmaker, job, reader, index, estimate, chunk_rows, on_progress)
         return await _finish(sessionmaker, job, total=done)
     except Exception as exc:
-        log.warning("lead_import_failed", import_id=str(job.id), exc_info=exc)
-        # The resource shows our own problems verbatim, never SQL or internals.
-        reason = getattr(exc, "detail", None) or f"Unexpected error ({type(exc).__name__}); the rows of the failed chunk were not imported"
-        async with sessionmaker() as session, session.begin():
-            await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(
-                status=ImportStatus.failed, failure=reason[:2000],
-                finished_at=func.now(), content=None))
-            await record_event(session, org_id=job.org_id, type="lead_import.failed", entity_type="lead_import",
-                               entity_id=job.id, actor_id=job.created_by, payload={"import_id": job.id, "error": reason[:500]})
-        async with sessionmaker() as session:
-            failed = await session.get(LeadImport, job.id)
-            assert failed is not None
-            return failed
+        return await fail(sessionmaker, job, exc)
 
 
 async def _pipeline(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, reader: Iterator[list[str]],
@@ -444,28 +329,3 @@ class ChunkPreparer:
                     continue
             leads.append((*r[3:], org, *score(r), None if r[-1] is None else now, import_id, 1, now, now))
         return Batch(leads, errors, len(records), duplicates)
-
-
-async def _finish(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, *, total: int) -> LeadImport:
-    async with sessionmaker() as session, session.begin():
-        done = (await session.execute(
-            update(LeadImport).where(LeadImport.id == job.id)
-            .values(status=ImportStatus.completed, total_rows=total, finished_at=func.now(), content=None)
-            .returning(LeadImport)
-        )).scalar_one()
-        await record_event(session, org_id=job.org_id, type="lead_import.completed", entity_type="lead_import",
-                           entity_id=job.id, actor_id=job.created_by, payload={
-                               "import_id": job.id, "total_rows": total, "created": done.created_count,
-                               "duplicates": done.duplicate_count, "errors": done.error_count})
-        return done
-
-
-async def run_queued_imports(session: AsyncSession, settings: Any) -> int:
-    """Worker job: process queued imports, one after another, each in its own transactions."""
-    maker = async_sessionmaker(bind=session.bind, expire_on_commit=False, autoflush=False)
-    handled = 0
-    while (claimed := await claim_next(maker)) is not None:
-        job, content = claimed
-        await process(maker, job, content)
-        handled += 1
-    return handled

@@ -43,6 +43,13 @@ class LeadSource(enum.StrEnum):
     other = "other"
 
 
+class ImportKind(enum.StrEnum):
+    """What an import job (table lead_import, named before it held other kinds) creates."""
+    leads = "leads"
+    accounts = "accounts"
+    contacts = "contacts"
+
+
 class ImportStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
@@ -160,11 +167,12 @@ class AssignmentRule(IdMixin, TimestampMixin, Base):
 class LeadImport(IdMixin, TimestampMixin, Base):
     __tablename__ = "lead_import"
     __table_args__ = (
-        Index("ix_lead_import_org_id_created_at_id", "org_id", "created_at", "id"),
+        Index("ix_lead_import_org_id_kind_created_at_id", "org_id", "kind", "created_at", "id"),
         Index("ix_lead_import_queued", "created_at", postgresql_where=text("status = 'queued'")),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("org.id", ondelete="CASCADE"))
+    kind: Mapped[ImportKind] = mapped_column(pg_enum(ImportKind, "import_kind"), server_default=text("'leads'"))
     created_by: Mapped[uuid.UUID | None]
     filename: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[ImportStatus] = mapped_column(pg_enum(ImportStatus, "lead_import_status"))

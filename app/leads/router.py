@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from app.core.db import SessionDep
 from app.core.etag import set_etag
 from app.core.pagination import DEFAULT_LIMIT, CursorParam, LimitParam, Page
 from app.identity.auth import CurrentPrincipal
-from app.leads import assignment, conversion, importer, privacy, scoring, service
-from app.leads.models import LeadStatus
+from app.imports.router import ImportDocs, add_import_routes
+from app.leads import assignment, conversion, privacy, scoring, service
+from app.leads.models import ImportKind, LeadStatus
 from app.leads.schemas import (
     AssignmentRuleIn,
     AssignmentRuleOut,
@@ -23,8 +24,6 @@ from app.leads.schemas import (
     DuplicateMatch,
     LeadCreate,
     LeadCreated,
-    LeadImportErrorOut,
-    LeadImportOut,
     LeadOut,
     LeadSettingsIn,
     LeadSettingsOut,
@@ -217,42 +216,12 @@ async def delete_assignment_rule(rule_id: uuid.UUID, session: SessionDep, princi
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-# ---- bulk import ------------------------------------------------------------------------
+# ---- bulk import (the resource is shared with accounts and contacts: app/imports) -----------
 
-CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}, "example":
-            "first_name,last_name,email,phone,company,source,owner_email\n伟,张,zhang.wei@example.cn,13800138000,华东机械有限公司,event,\n"}}}}
-
-
-@router.post("/lead-imports", status_code=status.HTTP_202_ACCEPTED, response_model=LeadImportOut,
-             summary="Upload a CSV of leads for a background import", openapi_extra=CSV_BODY,
-             description="Columns (header names): first_name, last_name, email, phone, title, company, company_size, "
-                         "region, product_interest, source, campaign, description, owner_email. The worker imports the "
-                         "rows; poll the returned resource for progress, counts and per-row errors.")
-async def create_lead_import(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, response: Response,
-    filename: Annotated[str, Query(max_length=300, description="Shown in the import list")] = None,
-    allow_duplicates: Annotated[bool, Query(description="Import rows matching existing leads/contacts instead of reporting them")] = False,
-) -> LeadImportOut:
-    job = await importer.enqueue(session, principal, await request.body(), content_type=request.headers.get("content-type"),
-                                 filename=filename, skip_duplicates=not allow_duplicates)
-    response.headers["Location"] = f"/v1/lead-imports/{job.id}"
-    return LeadImportOut.model_validate(job)
-
-
-@router.get("/lead-imports", response_model=Page[LeadImportOut], summary="Recent lead imports")
-async def list_lead_imports(session: SessionDep, principal: CurrentPrincipal, cursor: CursorParam = None,
-                            limit: LimitParam = DEFAULT_LIMIT) -> Page[LeadImportOut]:
-    items, next_cursor = await importer.list_imports(session, principal, cursor=cursor, limit=limit)
-    return Page[LeadImportOut](items=[LeadImportOut.model_validate(i) for i in items], next_cursor=next_cursor)
-
-
-@router.get("/lead-imports/{import_id}", response_model=LeadImportOut, summary="Progress and counts of an import")
-async def get_lead_import(import_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal) -> LeadImportOut:
-    return LeadImportOut.model_validate(await importer.get_import(session, principal, import_id))
-
-
-@router.get("/lead-imports/{import_id}/errors", response_model=Page[LeadImportErrorOut], summary="Rows an import skipped, and why")
-async def list_lead_import_errors(import_id: uuid.UUID, session: SessionDep, principal: CurrentPrincipal,
-                                  cursor: CursorParam = None, limit: LimitParam = DEFAULT_LIMIT) -> Page[LeadImportErrorOut]:
-    items, next_cursor = await importer.list_errors(session, principal, import_id, cursor=cursor, limit=limit)
-    return Page[LeadImportErrorOut](items=[LeadImportErrorOut.model_validate(i) for i in items], next_cursor=next_cursor)
+add_import_routes(router, ImportKind.leads, ImportDocs(
+    columns="Columns (header names): first_name, last_name, email, phone, title, company, company_size, "
+            "region, product_interest, source, campaign, description, owner_email. The worker imports the "
+            "rows; poll the returned resource for progress, counts and per-row errors.",
+    example="first_name,last_name,email,phone,company,source,owner_email\n伟,张,zhang.wei@example.cn,13800138000,"
+            "华东机械有限公司,event,\n",
+    duplicates="Import rows matching existing leads/contacts instead of reporting them"))

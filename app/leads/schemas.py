@@ -18,7 +18,7 @@ from pydantic import (
 )
 
 from app.core.timeinput import CalendarDate
-from app.leads.models import ImportStatus, LeadSource, LeadStatus
+from app.leads.models import LeadSource, LeadStatus
 from app.leads.rules import Condition, ScoringField
 from app.leads.types import Body, LongText, Name, ShortText, text
 
@@ -253,31 +253,6 @@ class AssignmentRuleOut(BaseModel):
     position: int
     is_active: bool
     version: int
-
-
-class LeadImportOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: uuid.UUID
-    status: ImportStatus
-    filename: str | None
-    skip_duplicates: bool
-    total_rows: int | None
-    processed_rows: int
-    created_count: int
-    duplicate_count: int
-    error_count: int
-    failure: str | None
-    created_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
-
-
-class LeadImportErrorOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    row_number: StrictInt = Field(description="1-based data row (the header is row 0)")
-    code: str = Field(examples=["bad_email", "unknown_owner", "duplicate"])
-    message: str
-    duplicate_of: uuid.UUID | None
 
 
 class PersonalDataExport(BaseModel):

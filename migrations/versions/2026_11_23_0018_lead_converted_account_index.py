@@ -1,7 +1,7 @@
 """leads: index the leads converted into each account (the account timeline)
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-23 18:00:00
 
 The account 360 view shows the activities of the leads converted into the account. A
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | Sequence[str] | None = "0013"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import uuid
 
 import httpx
@@ -18,14 +15,7 @@ from app.core.db import Database
 from app.identity.models import Org, User
 from app.seed import DEMO_PASSWORD, seed_demo
 from tests.identity.helpers import sign_in, tokens_for
-from tests.support.database import ROOT
-
-
-def crm(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-    env.update(DATABASE_URL=database_url, CRM_LOG_LEVEL="WARNING")
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+from tests.support.cli import crm
 
 
 async def test_create_org_from_the_cli_prints_a_strong_password(
