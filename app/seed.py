@@ -6,18 +6,25 @@ Each domain adds its part in its own `demo.py` and is called from here in order.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts.models import Contact
+from app.accounts.value import classify_accounts
 from app.activities.models import Activity, ActivityKind
+from app.core.bulk import insert_rows
+from app.core.config import get_settings
+from app.core.ids import new_id
 from app.core.security import hash_password
 from app.identity.models import Org, Role, Team, User
 from app.identity.service import create_org
-from app.leads.demo import seed_leads_demo
-from app.pipelines.demo import seed_pipeline_demo
+from app.leads.demo import convert_demo_leads, seed_leads_demo
+from app.leads.models import Lead
+from app.pipelines.demo import plan_pipeline_demo, write_pipeline_demo
 from app.pipelines.models import Opportunity, Stage, StageKind, StageTransition
 
 DEMO_ORG_NAME = "Demo Trading Co. 演示贸易有限公司"
@@ -73,9 +80,14 @@ async def seed_demo(session: AsyncSession) -> DemoOrg:
     demo.teams = {"sales": sales.id, "east": east.id, "north": north.id}
     demo.users = {u.email.split("@")[0]: u.id for u in [admin, director, east_mgr, north_mgr, *reps, viewer]}
     await session.flush()
-    await seed_pipeline_demo(session, org.id, demo.users)
     demo.crm = await seed_leads_demo(session, org_id=org.id, users=demo.users, teams=demo.teams)
-    await _connect_deals_to_customers(session, org.id)
+    plan = await plan_pipeline_demo(session, org.id, demo.users, demo.crm.pop("deal_accounts"))
+    converted = await convert_demo_leads(session, org_id=org.id, deals=plan.from_leads(),
+                                         regions=demo.crm.pop("regions"))
+    await write_pipeline_demo(session, plan, converted)
+    await _log_deal_activities(session, org.id)
+    await _derive_account_lifecycles(session, org.id)
+    await classify_accounts(session, get_settings(), org_id=org.id)
     return demo
 
 
@@ -85,28 +97,57 @@ _ACTIVITY_FOR_STAGE = {0: ActivityKind.call, 1: ActivityKind.call, 2: ActivityKi
                        4: ActivityKind.proposal, 5: ActivityKind.meeting}
 
 
-async def _connect_deals_to_customers(session: AsyncSession, org_id: uuid.UUID) -> None:
-    """Give every demo deal one of the demo accounts, and log the activity behind each of
-    its stage changes (at the time of the change, by the deal's owner)."""
-    await session.execute(text("""
-        WITH accounts AS (
-            SELECT id, row_number() OVER (ORDER BY id) - 1 AS n, count(*) OVER () AS total
-            FROM account WHERE org_id = :org)
-        UPDATE opportunity o SET account_id = a.id
-        FROM accounts a
-        WHERE o.org_id = :org AND o.account_id IS NULL AND a.n = abs(hashtext(o.id::text)) % a.total
-    """), {"org": org_id})
-    moves = await session.execute(
+async def _log_deal_activities(session: AsyncSession, org_id: uuid.UUID) -> None:
+    """Log the activity behind each stage change of every demo deal (at the time of the
+    change, by the deal's owner, with the deal's account and one of its contacts: the
+    person of the converted lead for a deal that came from one)."""
+    moves = (await session.execute(
         select(StageTransition.opportunity_id, StageTransition.occurred_at, Stage.position, Stage.name,
-               Opportunity.owner_id, Opportunity.account_id)
+               Opportunity.owner_id, Opportunity.account_id, Lead.converted_contact_id)
         .join(Stage, Stage.id == StageTransition.to_stage_id)
         .join(Opportunity, Opportunity.id == StageTransition.opportunity_id)
+        .outerjoin(Lead, Lead.id == Opportunity.lead_id)
         .where(StageTransition.org_id == org_id, Stage.kind == StageKind.open)
-    )
-    session.add_all([
-        Activity(org_id=org_id, owner_id=m.owner_id, kind=_ACTIVITY_FOR_STAGE.get(m.position, ActivityKind.note),
-                 subject=f"{m.name}", occurred_at=m.occurred_at, opportunity_id=m.opportunity_id,
-                 account_id=m.account_id, version=1)
+    )).all()
+    people: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for account_id, contact_id in await session.execute(
+            select(Contact.account_id, Contact.id).where(Contact.org_id == org_id).order_by(Contact.created_at, Contact.id)):
+        people[account_id].append(contact_id)
+
+    def contact(m: Any) -> uuid.UUID | None:
+        if m.converted_contact_id and m.position < 2:
+            return m.converted_contact_id
+        at_account = people.get(m.account_id) or [None]
+        return at_account[m.position % len(at_account)]
+
+    await insert_rows(session, Activity, [
+        {"id": new_id(), "org_id": org_id, "owner_id": m.owner_id,
+         "kind": _ACTIVITY_FOR_STAGE.get(m.position, ActivityKind.note), "subject": m.name,
+         "occurred_at": m.occurred_at, "opportunity_id": m.opportunity_id, "account_id": m.account_id,
+         "contact_id": contact(m), "version": 1}
         for m in moves
     ])
-    await session.flush()
+
+
+# Lifecycle from the deals: a customer has won; one whose wins are all older than this and
+# who has nothing open has churned; everyone else is a prospect.
+CHURNED_AFTER_DAYS = 180
+
+
+async def _derive_account_lifecycles(session: AsyncSession, org_id: uuid.UUID) -> None:
+    await session.execute(text("""
+        WITH deals AS (
+            SELECT a.id, count(o.id) FILTER (WHERE o.status = 'won') AS won,
+                   count(o.id) FILTER (WHERE o.status = 'open') AS open,
+                   max(o.closed_at) FILTER (WHERE o.status = 'won') AS last_won,
+                   min(o.created_at) AS first_deal
+            FROM account a LEFT JOIN opportunity o ON o.org_id = a.org_id AND o.account_id = a.id
+            WHERE a.org_id = :org GROUP BY a.id)
+        UPDATE account a SET
+            lifecycle = (CASE WHEN d.won = 0 THEN 'prospect'
+                              WHEN d.open = 0 AND d.last_won < now() - make_interval(days => :churn) THEN 'churned'
+                              ELSE 'customer' END)::account_lifecycle,
+            -- an account existed before its first deal
+            created_at = least(a.created_at, d.first_deal - interval '14 days')
+        FROM deals d WHERE a.id = d.id
+    """), {"org": org_id, "churn": CHURNED_AFTER_DAYS})

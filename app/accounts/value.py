@@ -8,6 +8,7 @@ classify per currency (not done yet: documented in docs/leads.md)."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import text
@@ -18,7 +19,8 @@ from app.core.events import record_event
 CLASSIFY = text("""
 WITH due_org AS (  -- at most hourly per organisation
     SELECT DISTINCT org_id FROM account
-    WHERE value_computed_at IS NULL OR value_computed_at <= now() - make_interval(mins => :max_age)
+    WHERE (value_computed_at IS NULL OR value_computed_at <= now() - make_interval(mins => :max_age))
+      AND (CAST(:org AS uuid) IS NULL OR org_id = CAST(:org AS uuid))
 ), won AS (
     SELECT a.org_id, a.id, coalesce(sum(o.amount) FILTER (
                WHERE o.status = 'won' AND o.closed_at >= now() - interval '12 months'), 0) AS amount
@@ -48,11 +50,15 @@ SELECT org_id, id, name, previous, value_class, amount FROM changed
 """)
 
 
-async def classify_accounts(session: AsyncSession, settings: Any, *, max_age_minutes: int = 60) -> int:
+async def classify_accounts(session: AsyncSession, settings: Any, *, max_age_minutes: int = 60,
+                            org_id: uuid.UUID | None = None) -> int:
+    """Every organisation due (the worker), or just `org_id`: one the caller is creating in
+    its own transaction (the demo seed), which no worker can see, so no lock is needed."""
     # One worker at a time; the others skip this round.
-    if not (await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('account-value-classes'))"))).scalar_one():
+    if org_id is None and not (await session.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtext('account-value-classes'))"))).scalar_one():
         return 0
-    rows = (await session.execute(CLASSIFY, {"max_age": max_age_minutes})).all()
+    rows = (await session.execute(CLASSIFY, {"max_age": max_age_minutes, "org": org_id})).all()
     for org_id, account_id, name, previous, value_class, amount in rows:
         if previous != value_class:
             await record_event(session, org_id=org_id, type="account.value_class_changed", entity_type="account",

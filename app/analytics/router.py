@@ -12,12 +12,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.analytics import figures, stages
+from app.analytics import figures, lead_conversion, stages
 from app.analytics.schemas import (
     ConversionMode,
     ForecastReport,
     GroupBy,
     Interval,
+    LeadConversionReport,
+    LeadGroupBy,
     LostReasonsReport,
     PipelineValueReport,
     ScorecardReport,
@@ -191,4 +193,18 @@ async def scorecard(
 ) -> ScorecardReport:
     return await figures.scorecard(
         session, principal, pipeline_id=pipeline_id, window=window, currency=currency,
+    )
+
+
+@router.get("/lead-conversion", summary="Lead-to-opportunity conversion of the leads created in the period",
+            response_model=LeadConversionReport)
+async def lead_conversion_report(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    currency: CurrencyParam,
+    window: WindowParam,
+    group_by: Annotated[LeadGroupBy | None, Query(description="Break the figure down by the lead's source, owner, campaign or grade")] = None,
+) -> LeadConversionReport:
+    return await lead_conversion.lead_conversion(
+        session, principal, window=window, group_by=group_by, currency=currency,
     )

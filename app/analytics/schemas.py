@@ -227,6 +227,36 @@ class ScorecardReport(FigureHeader):
     rows: list[ScorecardRow]
 
 
+# --- lead conversion ------------------------------------------------------------------
+
+class LeadGroupBy(enum.StrEnum):
+    source = "source"
+    owner = "owner"
+    campaign = "campaign"
+    grade = "grade"
+
+
+class LeadConversionRow(BaseModel):
+    group: str | None = Field(description="The group's value (source, owner id, campaign, grade) when grouped; "
+                              "null also for leads without one (unassigned, no campaign)")
+    leads: int = Field(description="Leads created in the period")
+    converted: int = Field(description="Of those, converted (at any time up to now)")
+    disqualified: int = Field(description="Of those, disqualified now")
+    conversion_rate: float | None = Field(description="converted / leads")
+    median_hours_to_convert: float | None = Field(description="Creation to conversion, over the converted leads")
+    p90_hours_to_convert: float | None
+    won_opportunities: int = Field(description="Opportunities converted from those leads that are won now")
+    won_amount: Decimal = Field(description="Their amount, in `currency`")
+
+
+class LeadConversionReport(BaseModel):
+    definition: str = Field(description="The definition used; see docs/metrics.md")
+    period: Period
+    group_by: LeadGroupBy | None = None
+    currency: str
+    rows: list[LeadConversionRow]
+
+
 # --- alerts -------------------------------------------------------------------------
 
 class AlertRuleCreate(BaseModel):

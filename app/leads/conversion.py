@@ -4,6 +4,7 @@ stage of the chosen pipeline, in one transaction, with the conversion recorded o
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -33,7 +34,9 @@ def _field_error(field: str, msg: str) -> Unprocessable:
 
 
 async def convert(session: AsyncSession, principal: Principal, lead_id: uuid.UUID, data: ConvertRequest, *,
-                  if_match: str | None) -> dict[str, Any]:
+                  if_match: str | None, at: dt.datetime | None = None) -> dict[str, Any]:
+    """`at` back-dates the conversion (and the deal's creation) for historical data: the demo
+    seed, imports. Never from a request; like a deal's past created_at, administrators only."""
     principal.require("leads", "write")
     principal.require("opportunities", "write")
     lead = await get_lead(session, principal, lead_id, lock=True)
@@ -45,6 +48,8 @@ async def convert(session: AsyncSession, principal: Principal, lead_id: uuid.UUI
     owner_id = lead.owner_id or principal.user_id
     if owner_id is None:
         raise Conflict("Assign the lead to a rep before converting it")
+    if at is not None and at < lead.created_at:
+        raise Unprocessable("A lead cannot be converted before it was created")
 
     created_account = data.account_id is None
     if data.account_id is not None:
@@ -77,10 +82,10 @@ async def convert(session: AsyncSession, principal: Principal, lead_id: uuid.UUI
     currency = data.currency or get_settings().default_currency
     opp = await create_opportunity(session, principal, OpportunityCreate(
         name=name[:300], pipeline_id=data.pipeline_id, account_id=account.id, owner_id=owner_id, amount=data.amount,
-        currency=currency, expected_close_date=data.expected_close_date, source=lead.source,
+        currency=currency, expected_close_date=data.expected_close_date, source=lead.source, created_at=at,
     ), lead_id=lead.id)
     before = snapshot(lead)
-    now = utcnow()
+    now = at or utcnow()
     lead.status = LeadStatus.converted
     lead.converted_at = now
     lead.converted_account_id, lead.converted_contact_id, lead.converted_opportunity_id = account.id, contact.id, opp.id

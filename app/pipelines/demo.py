@@ -1,15 +1,21 @@
 """Demo deals for `crm seed-demo`: a year of opportunities flowing through the default
 pipeline, simulated so every analytics view has something to show.
 
-- Deals arrive through the year (busier in spring and autumn) from several sources.
+- Deals arrive through the year (busier in spring and autumn) from several sources, each
+  at an account its owner owns (accounts have a share of their owner's business and a
+  period in which they buy: long-standing customers, lapsed ones, new prospects).
+- A share of the deals comes from leads: `plan_pipeline_demo` marks them, the leads demo
+  converts a lead into each through the real conversion service (back-dated to the deal's
+  creation), and `write_pipeline_demo` writes the simulated history onto the deal the
+  conversion created.
 - Each stage has a base chance to advance, a typical duration and the lost reasons that
   kill deals there; each rep has strengths and weaknesses per stage (Chen Jing qualifies
   needs well, Wang Fang closes, Liu Yang opens doors but struggles to close, Zhao Lei is
   steady but slow), so "who does a stage well" has an answer.
 - A few deals slip back a stage (with a reason), some are still open (a few stalled).
 
-Rows are generated in Python from a seeded RNG and written with one multi-row INSERT per
-table, so the whole year loads in about a second.
+Rows are generated in Python from a seeded RNG and written with multi-row statements
+(`app/core/bulk.py`), so the analytics triggers run a few times rather than once per row.
 """
 
 from __future__ import annotations
@@ -18,13 +24,16 @@ import datetime as dt
 import math
 import random
 import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.bulk import insert_rows, update_rows
 from app.core.ids import new_id
 from app.identity.models import User
 from app.pipelines.models import (
@@ -57,10 +66,10 @@ REP_SKILL: dict[str, tuple[list[float], float]] = {
     "rep.wang": ([0.95, 0.98, 1.00, 1.02, 1.10, 1.22], 1.0),
     "rep.zhao": ([1.00, 1.00, 1.00, 1.00, 1.00, 1.00], 1.45),
 }
-SOURCES = {"website": 5, "referral": 3, "trade_show": 3, "cold_call": 2, "partner": 2, "hotline": 2, "social": 2}
-CUSTOMERS = ["华东电力", "申城物流", "江南制造", "北方重工", "京华医药", "海河港务", "明珠零售", "长风汽车",
-             "蓝海化工", "天成建设", "Acme Shanghai", "Globex China", "Initech Beijing", "Umbrella Suzhou",
-             "中原食品", "星河电子", "紫金矿业", "东方航空服务", "西湖文旅", "松江半导体"]
+# The lead sources' vocabulary, so deals and the leads they came from group alike.
+SOURCES = {"web_form": 5, "referral": 3, "event": 3, "visit": 2, "other": 2, "hotline": 2, "social": 2}
+# Chance that a deal from this source began as a lead (converted through the leads domain).
+FROM_LEAD = {"web_form": 0.15, "event": 0.12, "social": 0.12, "hotline": 0.08, "referral": 0.04}
 PROJECTS = ["ERP upgrade 升级", "CRM rollout 实施", "仓储自动化 warehouse automation", "数据平台 data platform",
             "年度维保 annual maintenance", "安全改造 safety retrofit", "产线扩建 line expansion",
             "云迁移 cloud migration", "培训服务 training", "设备采购 equipment purchase"]
@@ -70,34 +79,83 @@ REGRESS_REASONS = ["Customer reopened requirements 需求变更", "Champion left
                    "Budget cycle moved 预算调整"]
 
 
+
+
+@dataclass(frozen=True)
+class DealAccount:
+    """An account deals can be made with: its owner makes them, in its buying period."""
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    name: str
+    weight: float  # share of its owner's deals while buying
+    buys_from: float = 0  # days into the simulated year
+    buys_until: float = 366
+
+
+@dataclass(frozen=True)
+class DemoDeal:
+    """What the leads demo needs to convert a lead into a planned deal."""
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    account_id: uuid.UUID
+    account_name: str
+    name: str
+    amount: Decimal | None
+    source: str
+    created: dt.datetime
+    expected_close_date: dt.date
+
+
 @dataclass
 class _Deal:
     id: uuid.UUID
     owner: uuid.UUID
     team: uuid.UUID | None
+    account: DealAccount
     created: dt.datetime
     name: str
     amount: Decimal | None
     source: str
+    from_lead: bool = False
+    row: dict[str, Any] = field(default_factory=dict)
     transitions: list[dict[str, Any]] = field(default_factory=list)
     intervals: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DemoPlan:
+    pipeline_id: uuid.UUID
+    deals: list[_Deal]
+
+    def from_leads(self) -> list[DemoDeal]:
+        return [DemoDeal(id=d.id, owner_id=d.owner, account_id=d.account.id, account_name=d.account.name, name=d.name,
+                         amount=d.row["amount"], source=d.source, created=d.created,
+                         expected_close_date=d.row["expected_close_date"]) for d in self.deals if d.from_lead]
 
 
 def _pick(rng: random.Random, weights: dict[str, int]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def _arrival(rng: random.Random, start: dt.datetime) -> dt.datetime:
-    """A creation time in the past year, busier in spring and autumn."""
+def _arrival(rng: random.Random) -> float:
+    """A creation day in the past year, busier in spring and autumn."""
     while True:
         day = rng.uniform(0, 365)
         season = 1 + 0.45 * math.sin((day / 365) * 4 * math.pi)
         if rng.random() < season / 1.45:
-            return start + dt.timedelta(days=day, hours=rng.uniform(1, 10))
+            return day
 
 
-async def seed_pipeline_demo(session: AsyncSession, org_id: uuid.UUID, users: dict[str, uuid.UUID]) -> int:
-    """Simulate a year of deals for the demo organisation; returns how many."""
+def _account(rng: random.Random, accounts: Sequence[DealAccount], day: float) -> DealAccount:
+    buying = [a for a in accounts if a.buys_from <= day < a.buys_until] or list(accounts)
+    return rng.choices(buying, weights=[a.weight for a in buying])[0]
+
+
+async def plan_pipeline_demo(session: AsyncSession, org_id: uuid.UUID, users: Mapping[str, uuid.UUID],
+                             accounts: Sequence[DealAccount]) -> DemoPlan:
+    """Simulate a year of deals for the demo organisation (nothing written yet)."""
     pipeline_id = (await session.execute(
         select(Pipeline.id).where(Pipeline.org_id == org_id, Pipeline.is_default.is_(True))
     )).scalar_one_or_none()
@@ -113,20 +171,26 @@ async def seed_pipeline_demo(session: AsyncSession, org_id: uuid.UUID, users: di
         select(LostReason).where(LostReason.org_id == org_id))).scalars()}
     reps = {key: uid for key, uid in users.items() if key in REP_SKILL}
     teams = dict((await session.execute(select(User.id, User.team_id).where(User.id.in_(list(reps.values()))))).all())
+    accounts_of: dict[uuid.UUID, list[DealAccount]] = defaultdict(list)
+    for account in accounts:
+        accounts_of[account.owner_id].append(account)
 
     rng = random.Random(SEED)
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     start = now - dt.timedelta(days=365)
     deals: list[_Deal] = []
-    opp_rows: list[dict[str, Any]] = []
     for _ in range(DEALS):
         rep_key = rng.choices(list(reps), weights=[4, 3, 3, 3][: len(reps)])[0]
         skill, speed = REP_SKILL[rep_key]
-        created = _arrival(rng, start)
+        day = _arrival(rng)
+        created = start + dt.timedelta(days=day, hours=rng.uniform(1, 10))
+        account = _account(rng, accounts_of[reps[rep_key]], day)
         amount = Decimal(str(round(rng.lognormvariate(math.log(180_000), 0.9), -2))).quantize(Decimal("0.01"))
-        deal = _Deal(id=new_id(), owner=reps[rep_key], team=teams.get(reps[rep_key]), created=created,
-                     name=f"{rng.choice(CUSTOMERS)} · {rng.choice(PROJECTS)}", amount=amount,
-                     source=_pick(rng, SOURCES))
+        source = _pick(rng, SOURCES)
+        short_name = account.name.split(" ")[0] if account.name.isascii() else account.name[:6]
+        deal = _Deal(id=new_id(), owner=reps[rep_key], team=teams.get(reps[rep_key]), account=account, created=created,
+                     name=f"{short_name} · {rng.choice(PROJECTS)}", amount=amount, source=source,
+                     from_lead=rng.random() < FROM_LEAD.get(source, 0))
         stage_index, at, status, closed_at, lost_reason = 0, created, "open", None, None
         current = open_stages[0]
         regressed_once = False
@@ -177,17 +241,39 @@ async def seed_pipeline_demo(session: AsyncSession, org_id: uuid.UUID, users: di
             enter(lost, at, "lost", lost_reason_id=lost_reason)
             break
         expected = (closed_at or now + dt.timedelta(days=rng.randint(10, 120))).date()
-        opp_rows.append({
+        deal.row = {
             "id": deal.id, "org_id": org_id, "name": deal.name, "owner_id": deal.owner, "team_id": deal.team,
-            "account_id": None, "pipeline_id": pipeline_id, "stage_id": current.id, "stage_entered_at": at,
+            "account_id": account.id, "pipeline_id": pipeline_id, "stage_id": current.id, "stage_entered_at": at,
             "status": status, "amount": deal.amount if stage_index >= 2 or rng.random() < 0.6 else None,
             "currency": "CNY", "expected_close_date": expected, "source": deal.source,
             "tags": rng.sample(["enterprise", "smb", "续约", "新客户", "strategic", "政府"], k=rng.randint(0, 2)),
             "description": None, "lost_reason_id": lost_reason, "closed_at": closed_at,
             "version": len(deal.transitions), "created_at": deal.created, "updated_at": at,
-        })
+        }
         deals.append(deal)
-    await session.execute(insert(Opportunity), opp_rows)
-    await session.execute(insert(StageInterval), [i for d in deals for i in d.intervals])
-    await session.execute(insert(StageTransition), [t for d in deals for t in d.transitions])
-    return len(deals)
+    return DemoPlan(pipeline_id=pipeline_id, deals=deals)
+
+
+async def write_pipeline_demo(session: AsyncSession, plan: DemoPlan, converted: Mapping[uuid.UUID, uuid.UUID]) -> int:
+    """Write the planned deals. `converted` maps a planned deal to the opportunity a lead
+    conversion created for it (back-dated, in the first stage, with its first visit and
+    `created` move): that deal gets the rest of the planned history."""
+    continued: list[_Deal] = []
+    for deal in plan.deals:
+        if deal.id in converted:
+            deal.id = deal.row["id"] = converted[deal.id]
+            for row in (*deal.intervals, *deal.transitions):
+                row["opportunity_id"] = deal.id
+            continued.append(deal)
+    keep = ("id", "stage_id", "stage_entered_at", "status", "amount", "expected_close_date", "tags",
+            "lost_reason_id", "closed_at", "version", "updated_at")
+    await update_rows(session, Opportunity, [{k: d.row[k] for k in keep} for d in continued], key="id")
+    first = [d.intervals[0] for d in continued]
+    await update_rows(session, StageInterval, [
+        {"opportunity_id": i["opportunity_id"], "exited_at": i["exited_at"], "exit_kind": i["exit_kind"]} for i in first
+    ], key="opportunity_id", where=StageInterval.exited_at.is_(None))
+    skip = {d.id for d in continued}
+    await insert_rows(session, Opportunity, [d.row for d in plan.deals if d.id not in skip])
+    await insert_rows(session, StageInterval, [i for d in plan.deals for i in d.intervals[d.id in skip:]])
+    await insert_rows(session, StageTransition, [t for d in plan.deals for t in d.transitions[d.id in skip:]])
+    return len(plan.deals)

@@ -85,7 +85,8 @@ async def test_rep_scorecard(client: httpx.AsyncClient, january: January) -> Non
 
 async def test_a_bad_period_is_a_422_problem_on_every_report(client: httpx.AsyncClient, january: January) -> None:
     pipeline = str(january.history.pipeline.id)
-    for path in ("stage-conversion", "stage-duration", "win-rate", "lost-reasons", "forecast", "velocity", "scorecard"):
+    for path in ("stage-conversion", "stage-duration", "win-rate", "lost-reasons", "forecast", "velocity", "scorecard",
+                 "lead-conversion"):
         for period, detail in (({"from": "2026-02-01", "to": "2026-01-01"}, "`from` must be on or before `to`"),
                                ({"from": "2010-01-01", "to": "2026-01-01"}, "A period spans at most 3660 days"),
                                ({"from": "0", "to": "2026-01-01"}, None)):
