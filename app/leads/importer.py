@@ -47,6 +47,7 @@ from app.leads.scoring import SCORED_FIELDS, RowScorer, row_scorer
 log = structlog.get_logger(__name__)
 
 CHUNK_ROWS = 10_000
+FIRST_CHUNK_ROWS = 2_000
 COLUMNS = ("first_name", "last_name", "email", "phone", "title", "company", "company_size", "region",
            "product_interest", "source", "campaign", "description", "owner_email")
 ALIASES = {"owner": "owner_email", "mobile": "phone", "phone_number": "phone", "company_name": "company",
@@ -437,10 +438,12 @@ class ChunkSource:
 
     def _submit(self) -> None:
         loop = asyncio.get_running_loop()
+        # A short first chunk: the database starts writing sooner.
+        limit = min(self.limit, FIRST_CHUNK_ROWS) if self.start == 0 else self.limit
         if self.pool is not None:
-            self.pending = loop.run_in_executor(self.pool, _source_next, self.start, self.limit)
+            self.pending = loop.run_in_executor(self.pool, _source_next, self.start, limit)
         else:
-            self.pending = asyncio.ensure_future(asyncio.to_thread(self.parser.parse, self.reader, self.start, self.limit))
+            self.pending = asyncio.ensure_future(asyncio.to_thread(self.parser.parse, self.reader, self.start, limit))
 
     async def next(self) -> list[tuple[Any, ...]]:
         """The next chunk (empty at the end), and the one after it set under way."""
@@ -511,6 +514,7 @@ class ChunkPreparer:
         for kind, key, found in matches:
             existing[kind].setdefault(key, found)
         lead_email, lead_phone, contact_email, contact_phone = existing
+        matched = {*lead_email, *lead_phone, *contact_email, *contact_phone}  # most rows match nothing
         first_email, first_phone = self.first_email, self.first_phone
         leads, errors, duplicates = [], [], 0
         append_lead, append_error = leads.append, errors.append
@@ -521,7 +525,7 @@ class ChunkPreparer:
                 continue
             if dedupe:
                 email, phone, dup = r[EMAIL_N], r[PHONE_N], None
-                if matches:
+                if email in matched or phone in matched:
                     for kind, (found, key) in enumerate(((lead_email, email), (lead_phone, phone),
                                                         (contact_email, email), (contact_phone, phone))):
                         if key is not None and (match := found.get(key)) is not None:
