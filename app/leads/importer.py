@@ -1,13 +1,14 @@
 """Bulk CSV import of leads: 100k rows in seconds, with dedupe on.
 
 How (measured in bench/README.md), per chunk of rows, each chunk its own transaction:
-1. One tight Python pass (`RowParser`, the next chunk in a thread while the database works
-   on this one): csv module, normalise email/phone/company (phone via the compiled fast
-   path, company names memoised), per-row validation errors, owner from a preloaded map.
-2. Duplicates of existing leads and contacts: one query, the chunk's distinct normalised
-   emails and phones as `= ANY(array)` on the `(org_id, email|phone_normalized)` indexes.
-3. `ChunkPreparer`: repeats of earlier rows of the file (any chunk) by dicts in row order,
-   then scores and grades in Python with the rules' own vocabulary (`scoring.RowScorer`).
+1. One tight Python pass (`RowParser`, in a forked worker process one chunk ahead of the
+   database): csv module, normalise email/phone/company (phone via the compiled fast
+   path, company names memoised), per-row validation errors, owner from a preloaded map,
+   score and grade with the rules' own vocabulary (`scoring.RowScorer`).
+2. Duplicates of existing leads and contacts: one query on a connection of its own (while
+   the previous chunk is copied in), the chunk's distinct normalised emails and phones as
+   `= ANY(array)` on the `(org_id, email|phone_normalized)` indexes.
+3. `ChunkPreparer`: repeats of earlier rows of the file (any chunk) by dicts in row order.
 4. asyncpg COPY of the surviving rows straight into `lead` and of the row errors into
    `lead_import_error`; one UPDATE of the import's counters.
 """
