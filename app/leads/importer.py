@@ -1,13 +1,14 @@
 """Bulk CSV import of leads: 100k rows in seconds, with dedupe on.
 
 How (measured in bench/README.md), per chunk of rows, each chunk its own transaction:
-1. One tight Python pass (`RowParser`, the next chunk in a thread while the database works
-   on this one): csv module, normalise email/phone/company (phone via the compiled fast
-   path, company names memoised), per-row validation errors, owner from a preloaded map.
-2. Duplicates of existing leads and contacts: one query, the chunk's distinct normalised
-   emails and phones as `= ANY(array)` on the `(org_id, email|phone_normalized)` indexes.
-3. `ChunkPreparer`: repeats of earlier rows of the file (any chunk) by dicts in row order,
-   then scores and grades in Python with the rules' own vocabulary (`scoring.RowScorer`).
+1. One tight Python pass (`RowParser`, in a forked worker process one chunk ahead of the
+   database): csv module, normalise email/phone/company (phone via the compiled fast
+   path, company names memoised), per-row validation errors, owner from a preloaded map,
+   score and grade with the rules' own vocabulary (`scoring.RowScorer`).
+2. Duplicates of existing leads and contacts: one query on a connection of its own (while
+   the previous chunk is copied in), the chunk's distinct normalised emails and phones as
+   `= ANY(array)` on the `(org_id, email|phone_normalized)` indexes.
+3. `ChunkPreparer`: repeats of earlier rows of the file (any chunk) by dicts in row order.
 4. asyncpg COPY of the surviving rows straight into `lead` and of the row errors into
    `lead_import_error`; one UPDATE of the import's counters.
 """
@@ -15,8 +16,10 @@ How (measured in bench/README.md), per chunk of rows, each chunk its own transac
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import csv
 import io
+import multiprocessing
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +30,7 @@ from typing import Any
 import structlog
 import uuid_utils
 from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.core.config import get_settings
 from app.identity.models import User
@@ -51,6 +54,7 @@ from app.leads.scoring import SCORED_FIELDS, RowScorer, row_scorer
 log = structlog.get_logger(__name__)
 
 CHUNK_ROWS = 10_000
+FIRST_CHUNK_ROWS = 2_000
 COLUMNS = ("first_name", "last_name", "email", "phone", "title", "company", "company_size", "region",
            "product_interest", "source", "campaign", "description", "owner_email")
 ALIASES = {"owner": "owner_email", "mobile": "phone", "phone_number": "phone", "company_name": "company",
@@ -59,12 +63,13 @@ MAX_LEN = {"first_name": 100, "last_name": 100, "email": 320, "phone": 50, "titl
            "region": 100, "product_interest": 100, "campaign": 200, "description": 20_000, "owner_email": 320}
 SOURCES = frozenset(s.value for s in LeadSource)
 # A parsed row: row number, error code and message, then the lead's own columns.
+# An error-free row also carries its score, grade and breakdown (scored in the parse pass).
 ROW_LEAD_COLUMNS = ("id", "first_name", "last_name", "email", "email_normalized", "phone", "phone_normalized",
                     "title", "company", "company_normalized", "company_size", "region", "product_interest",
-                    "source", "campaign", "description", "owner_id")
+                    "source", "campaign", "description", "owner_id", "score", "grade", "score_breakdown")
 ID, EMAIL_N, PHONE_N = 3, 7, 9  # positions in a parsed row
-LEAD_COLUMNS = (*ROW_LEAD_COLUMNS, "org_id", "score", "grade", "score_breakdown", "assigned_at", "import_id", "version",
-                "created_at", "updated_at")
+OWNER = 3 + ROW_LEAD_COLUMNS.index("owner_id")
+LEAD_COLUMNS = (*ROW_LEAD_COLUMNS, "org_id", "assigned_at", "import_id", "version", "created_at", "updated_at")
 SCORE_POSITIONS = {name: 3 + ROW_LEAD_COLUMNS.index(name) for name in SCORED_FIELDS}
 ERROR_COLUMNS = ("import_id", "row_number", "org_id", "code", "message", "duplicate_of")
 # Matches on the org's leads and contacts, by priority: lead email, lead phone, contact email, contact phone.
@@ -115,7 +120,7 @@ class RowParser:
     inserts. Row errors are data, not exceptions."""
 
     def __init__(self, index: tuple[int | None, ...], default_source: str, region: str,
-                 owners: dict[str, str] | None = None) -> None:
+                 owners: dict[str, str] | None = None, score: RowScorer | None = None) -> None:
         present = [(name, i) for name, i in zip(COLUMNS, index, strict=True) if i is not None]
         names = [name for name, _ in present]
         self.idxs = [i for _, i in present]
@@ -126,15 +131,18 @@ class RowParser:
         self.default_source = default_source
         self.phone = phone_normalizer(region)
         self.owners = owners or {}
+        self.score = score
 
     def parse(self, rows: Iterator[list[str]], start: int, limit: int) -> list[tuple[Any, ...]]:
-        """Up to `limit` rows, laid out as (row number, error code, error message, *ROW_LEAD_COLUMNS)."""
+        """Up to `limit` rows, laid out as (row number, error code, error message, *ROW_LEAD_COLUMNS);
+        a row with an error stops before the score columns (and has them all without a scorer)."""
         out: list[tuple[Any, ...]] = []
         append, width, limits = out.append, self.width, self.limits
         pick = itemgetter(*self.idxs) if len(self.idxs) > 1 else lambda row, i=self.idxs[0]: (row[i],)
         p = self.pos
         pf, pl, pe, pp, pt, pc, ps, pr, pi, pso, pca, pd, po = (p[c] for c in COLUMNS)
         phone_norm, company_norm, owners, default_source = self.phone, _company, self.owners, self.default_source
+        score = self.score
         new_uuid = uuid_utils.uuid7
         n = start
         for row in rows:
@@ -176,9 +184,11 @@ class RowParser:
                     error = ("unknown_owner", f"No active user with email {owner}")
             if first is None and last is None and company is None and error is None:
                 error = ("missing_name", "a lead needs a name or a company")
-            append((n, error[0] if error else None, error[1] if error else None, new_uuid(), first, last, email,
-                    email_n, phone, phone_n, v[pt], company, company_norm(company) if company else None, size_n,
-                    v[pr], v[pi], source, v[pca], v[pd], owner_id))
+            # The id as text: cheap to hand over from a worker process, and asyncpg encodes it as uuid.
+            rec = (n, error[0] if error else None, error[1] if error else None, str(new_uuid()), first, last, email,
+                   email_n, phone, phone_n, v[pt], company, company_norm(company) if company else None, size_n,
+                   v[pr], v[pi], source, v[pca], v[pd], owner_id)
+            append(rec + score(rec) if score is not None and error is None else rec)
             if len(out) >= limit:
                 break
         return out
@@ -207,41 +217,140 @@ async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedIm
 
 async def _pipeline(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, reader: Iterator[list[str]],
                     index: tuple[int | None, ...], estimate: int, chunk_rows: int, on_progress: ProgressFn | None) -> int:
-    """Chunk after chunk, each its own transaction (progress is visible); the rows processed.
-    The next chunk is parsed in a thread while the database takes this one. (Deduping and
-    scoring in a thread as well measured slower: the event loop then waits for the GIL.)"""
+    """Chunk after chunk, each written in its own transaction (progress is visible); the rows
+    processed. Three things overlap: a worker process parses and scores the next chunk
+    (`ChunkSource`), a second connection looks up that chunk's existing duplicates, while
+    this one dedupes and COPYs the current chunk."""
     async with sessionmaker() as session, session.begin():
         owners = {email.lower(): str(uid) for email, uid in (await session.execute(
             select(User.email, User.id).where(User.org_id == job.org_id, User.is_active))).all()}
         # Rules and thresholds as they are when the import starts, for every chunk.
-        prepare = ChunkPreparer(job, await row_scorer(session, job.org_id, SCORE_POSITIONS))
+        score = await row_scorer(session, job.org_id, SCORE_POSITIONS)
         await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(total_rows=estimate))
-    parser = RowParser(index, job.default_source, get_settings().default_phone_region, owners)
+    prepare = ChunkPreparer(job)
+    parser = RowParser(index, job.default_source, get_settings().default_phone_region, owners, score)
+    # Sessions bound to one connection (the tests' savepoints) cannot run two statements at
+    # once: then the lookups and the writes take turns.
+    shared = isinstance(sessionmaker.kw.get("bind"), AsyncConnection)
     done = 0
-    parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, 0, chunk_rows))
-    while True:
+    async with ChunkSource(parser, reader, chunk_rows) as source:
+        records = await source.next()
+        matching = asyncio.create_task(_lookup(sessionmaker, prepare, records))
+        while records:
+            writing = asyncio.create_task(_write_chunk(sessionmaker, job, prepare, records, matching))
+            try:
+                following = await source.next()
+                if shared:
+                    await writing
+                matching = asyncio.create_task(_lookup(sessionmaker, prepare, following))
+                await writing
+            except BaseException:
+                for task in (writing, matching):
+                    task.cancel()
+                await asyncio.gather(writing, matching, return_exceptions=True)
+                raise
+            done += len(records)
+            if on_progress:
+                on_progress(done, max(done, estimate))
+            records = following
+        await matching
+    return done
+
+
+async def _write_chunk(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, prepare: ChunkPreparer,
+                       records: list[tuple[Any, ...]], matching: asyncio.Task[list[Any]]) -> None:
+    started = time.perf_counter()
+    matches = await matching
+    t = _tick("waiting for existing-duplicates query", started)
+    async with sessionmaker() as session, session.begin():
+        raw = await _raw(session)
+        now = await raw.fetchval("SELECT now()")
         t = time.perf_counter()
-        records = await parsing
+        batch = prepare(records, matches, now)
+        _tick("dedupe", t)
+        await _write(raw, job, batch)
+    _tick("chunk total", started)
+
+
+async def _lookup(sessionmaker: async_sessionmaker[AsyncSession], prepare: ChunkPreparer,
+                  records: list[tuple[Any, ...]]) -> list[Any]:
+    """`_matches` in a session of its own, so it can run while another chunk is written."""
+    if not records or not prepare.job.skip_duplicates:
+        return []
+    async with sessionmaker() as session, session.begin():
+        return await _matches(await _raw(session, custom_plans=True), prepare, records)
+
+
+_FORK = "fork" in multiprocessing.get_all_start_methods()
+_SOURCE: tuple[RowParser, Iterator[list[str]]] | None = None  # in the worker process
+
+
+def _source_init(parser: RowParser, reader: Iterator[list[str]]) -> None:
+    global _SOURCE
+    _SOURCE = (parser, reader)
+
+
+def _source_next(start: int, limit: int) -> list[tuple[Any, ...]]:
+    assert _SOURCE is not None
+    parser, reader = _SOURCE
+    return parser.parse(reader, start, limit)
+
+
+class ChunkSource:
+    """Parsed and scored chunks, the next one always under way. In a forked worker process
+    where the platform forks (the parse pass is pure Python and would hold the GIL the
+    event loop needs to drive the COPY); else in a thread."""
+
+    def __init__(self, parser: RowParser, reader: Iterator[list[str]], chunk_rows: int) -> None:
+        self.parser, self.reader, self.limit = parser, reader, chunk_rows
+        self.pool: concurrent.futures.Executor | None = None
+        self.pending: asyncio.Future[list[tuple[Any, ...]]] | None = None
+        self.start = 0
+
+    async def __aenter__(self) -> ChunkSource:
+        if _FORK:
+            # The child inherits the parser (scoring rules, owners) and the reader as they are.
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=multiprocessing.get_context("fork"), initializer=_source_init,
+                initargs=(self.parser, self.reader))
+        self._submit()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.pending is not None and not self.pending.done():
+            self.pending.cancel()
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _submit(self) -> None:
+        loop = asyncio.get_running_loop()
+        # A short first chunk: the database starts writing sooner.
+        limit = min(self.limit, FIRST_CHUNK_ROWS) if self.start == 0 else self.limit
+        if self.pool is not None:
+            self.pending = loop.run_in_executor(self.pool, _source_next, self.start, limit)
+        else:
+            self.pending = asyncio.ensure_future(asyncio.to_thread(self.parser.parse, self.reader, self.start, limit))
+
+    async def next(self) -> list[tuple[Any, ...]]:
+        """The next chunk (empty at the end), and the one after it set under way."""
+        assert self.pending is not None
+        t = time.perf_counter()
+        records = await self.pending
         _tick("waiting for parse", t)
-        if not records:
-            return done
-        parsing = asyncio.create_task(asyncio.to_thread(parser.parse, reader, records[-1][0], chunk_rows))
-        started = time.perf_counter()
-        async with sessionmaker() as session, session.begin():
-            raw = await _raw(session)
-            now = await raw.fetchval("SELECT now()")
-            matches = await _matches(raw, prepare, records)
-            t = time.perf_counter()
-            batch = prepare(records, matches, now)
-            _tick("dedupe+score", t)
-            await _write(raw, job, batch)
-        _tick("chunk total", started)
-        done += len(records)
-        if on_progress:
-            on_progress(done, max(done, estimate))
+        if records:
+            self.start = records[-1][0]
+            self._submit()
+        return records
 
 
-async def _raw(session: AsyncSession) -> Any:
+async def _raw(session: AsyncSession, *, custom_plans: bool = False) -> Any:
+    """The asyncpg connection under `session`, inside the session's transaction: SQLAlchemy's
+    adapter sends BEGIN lazily, on its own first statement, so raw statements before one
+    would each autocommit (a chunk could half-apply). `custom_plans` for the duplicate
+    lookups: a generic plan, chosen on statistics that predate the import, tests
+    `= ANY($n)` row by row (app/imports/runner.py has the measurements)."""
+    mode = "force_custom_plan" if custom_plans else "auto"
+    await session.execute(text("SELECT set_config('plan_cache_mode', :mode, true)"), {"mode": mode})
     return (await (await session.connection()).get_raw_connection()).driver_connection
 
 
@@ -279,15 +388,15 @@ async def _write(raw: Any, job: ClaimedImport, batch: Batch) -> None:
 
 
 class ChunkPreparer:
-    """Parsed rows -> lead and error records, chunk after chunk. Duplicate checks, in this
-    order: an existing lead's email, its phone, a contact's email, its phone (`matches`,
+    """Parsed (and scored) rows -> lead and error records, chunk after chunk. Duplicate checks,
+    in this order: an existing lead's email, its phone, a contact's email, its phone (`matches`,
     from EXISTING_SQL, which leaves out this import's own leads), then an earlier row of the
     file, in any chunk: its email, else its phone. A repeat's duplicate_of is the lead the
     first row made (None if that row was skipped itself), so the outcome of a row never
     depends on where the chunks split."""
 
-    def __init__(self, job: ClaimedImport, score: RowScorer) -> None:
-        self.job, self.score = job, score
+    def __init__(self, job: ClaimedImport) -> None:
+        self.job = job
         # normalised email/phone -> (row number, lead id or None) of its first error-free row
         self.first_email: dict[str, tuple[int, Any]] = {}
         self.first_phone: dict[str, tuple[int, Any]] = {}
@@ -298,21 +407,25 @@ class ChunkPreparer:
         for kind, key, found in matches:
             existing[kind].setdefault(key, found)
         lead_email, lead_phone, contact_email, contact_phone = existing
-        first_email, first_phone, score = self.first_email, self.first_phone, self.score
+        matched = {*lead_email, *lead_phone, *contact_email, *contact_phone}  # most rows match nothing
+        first_email, first_phone = self.first_email, self.first_phone
         leads, errors, duplicates = [], [], 0
+        append_lead, append_error = leads.append, errors.append
+        tail_owned, tail_unowned = (org, now, import_id, 1, now, now), (org, None, import_id, 1, now, now)
         for r in records:
             if r[1] is not None:
-                errors.append((import_id, r[0], org, r[1], r[2], None))
+                append_error((import_id, r[0], org, r[1], r[2], None))
                 continue
             if dedupe:
                 email, phone, dup = r[EMAIL_N], r[PHONE_N], None
-                for kind, (found, key) in enumerate(((lead_email, email), (lead_phone, phone),
-                                                    (contact_email, email), (contact_phone, phone))):
-                    if key is not None and (match := found.get(key)) is not None:
-                        label, table = EXISTING_LABELS[kind]
-                        dup = (f"{label} matches existing {table} {match}", match)
-                        break
-                else:
+                if email in matched or phone in matched:
+                    for kind, (found, key) in enumerate(((lead_email, email), (lead_phone, phone),
+                                                        (contact_email, email), (contact_phone, phone))):
+                        if key is not None and (match := found.get(key)) is not None:
+                            label, table = EXISTING_LABELS[kind]
+                            dup = (f"{label} matches existing {table} {match}", match)
+                            break
+                if dup is None:
                     if email is not None and (first := first_email.get(email)) is not None:
                         dup = (f"Email repeats row {first[0]}", first[1])
                     else:
@@ -324,8 +437,9 @@ class ChunkPreparer:
                         if dup is None and phone is not None:
                             first_phone[phone] = (r[0], r[ID])
                 if dup is not None:
-                    errors.append((import_id, r[0], org, "duplicate", *dup))
+                    append_error((import_id, r[0], org, "duplicate", *dup))
                     duplicates += 1
                     continue
-            leads.append((*r[3:], org, *score(r), None if r[-1] is None else now, import_id, 1, now, now))
+            # assigned_at: now for a row with an owner
+            append_lead(r[3:] + (tail_unowned if r[OWNER] is None else tail_owned))
         return Batch(leads, errors, len(records), duplicates)

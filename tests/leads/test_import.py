@@ -84,9 +84,11 @@ async def test_repeats_within_a_chunk_are_duplicates(client: httpx.AsyncClient, 
     assert [e["duplicate_of"] for e in errors] == [ids["A"], ids["B"]]
 
 
-@pytest.mark.parametrize("chunk_rows", [1, 100])
+@pytest.mark.parametrize(("chunk_rows", "fork"), [(1, True), (100, True), (1, False), (100, False)])
 async def test_repeats_do_not_depend_on_chunks(client: httpx.AsyncClient, tenant: Tenant, app: FastAPI,
-                                                chunk_rows: int) -> None:
+                                                chunk_rows: int, fork: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nor on where rows are parsed: a forked worker process, or a thread where there is no fork."""
+    monkeypatch.setattr(importer, "_FORK", fork)
     h = {**tenant.admin.headers, "Content-Type": "text/csv"}
     # Row 2 repeats row 1's phone (skipped); row 3 repeats row 2's email: still a duplicate, of no lead.
     csv_text = ("last_name,email,phone\nA,a@x.example,13800138000\nB,b@x.example,13800138000\n"
