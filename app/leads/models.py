@@ -65,6 +65,8 @@ class Lead(IdMixin, TimestampMixin, Base):
         Index("ix_lead_org_id_email_normalized", "org_id", "email_normalized"),
         Index("ix_lead_org_id_phone_normalized", "org_id", "phone_normalized"),
         Index("ix_lead_org_id_company_normalized", "org_id", "company_normalized"),
+        # Deletes check for leads merged into the deleted one (only merged leads indexed).
+        Index("ix_lead_merged_into_id", "merged_into_id", postgresql_where=text("merged_into_id IS NOT NULL")),
         # The account timeline: the leads converted into an account (only converted ones indexed).
         Index("ix_lead_org_id_converted_account_id", "org_id", "converted_account_id",
               postgresql_where=text("converted_account_id IS NOT NULL")),
