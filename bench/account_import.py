@@ -149,9 +149,9 @@ async def main() -> None:
                 path = tmp / f"bench_{kind.value}_{run}.csv"
                 make(path, args.rows, users, 2000 + run, *extra)
                 copy_s = await bare_copy(url, path, header)
-                runner.TIMINGS = {}
+                runner.TIMINGS.steps = {}
                 import_s, done = await run_import(db, org_id, creator, kind, path)
-                steps, runner.TIMINGS = runner.TIMINGS, None
+                steps, runner.TIMINGS.steps = runner.TIMINGS.steps, None
                 print(f"run {run} {kind.value}: COPY {args.rows / copy_s:,.0f} rows/s ({copy_s:.2f}s) | import "
                       f"{args.rows / import_s:,.0f} rows/s ({import_s:.2f}s; created {done.created_count}, duplicates "
                       f"{done.duplicate_count}, errors {done.error_count}) | import/COPY time {import_s / copy_s:.1f}x")

@@ -141,9 +141,9 @@ async def main() -> None:
             path = tmp / f"bench_leads_{run}.csv"
             make_csv(path, args.rows, users, seed=run, existing_emails=existing)
             copy_s = await bare_copy(url, path)
-            importer.TIMINGS = {}
+            importer.TIMINGS.steps = {}
             import_s, done = await run_import(db, org_id, path, args.chunk)
-            steps, importer.TIMINGS = importer.TIMINGS, None
+            steps, importer.TIMINGS.steps = importer.TIMINGS.steps, None
             parse_s = parse_only(path)
             print(f"run {run}: COPY {args.rows / copy_s:,.0f} rows/s ({copy_s:.2f}s) | import {args.rows / import_s:,.0f} rows/s "
                   f"({import_s:.2f}s; created {done.created_count}, duplicates {done.duplicate_count}, errors {done.error_count}) "

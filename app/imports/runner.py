@@ -28,18 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.identity.models import User
 from app.imports.csvfile import InvalidCsv, column_index, decode, estimate_rows
 from app.imports.jobs import ClaimedImport, ProgressFn, fail, finish
+from app.imports.timing import StepTimings
 from app.leads.models import LeadImport
 
 CHUNK_ROWS = 5_000
-# Optional timing of each step (bench/account_import.py sets it to a dict).
-TIMINGS: dict[str, float] | None = None
-
-
-def _tick(label: str, started: float) -> float:
-    now = time.perf_counter()
-    if TIMINGS is not None:
-        TIMINGS[label] = TIMINGS.get(label, 0.0) + now - started
-    return now
+TIMINGS = StepTimings()  # bench/ switches it on
+_tick = TIMINGS.tick
 ERROR_COLUMNS = ("import_id", "row_number", "org_id", "code", "message", "duplicate_of")
 Row = list[Any]  # [row number, error code, error message, *the kind's fields]
 

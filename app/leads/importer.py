@@ -47,6 +47,7 @@ from app.imports.jobs import (  # noqa: F401
     start_direct,
 )
 from app.imports.jobs import finish as _finish
+from app.imports.timing import StepTimings
 from app.leads.models import LeadImport, LeadSource
 from app.leads.normalize import normalize_company, normalize_email, phone_normalizer
 from app.leads.scoring import SCORED_FIELDS, RowScorer, row_scorer
@@ -86,15 +87,8 @@ EXISTING_SQL = " UNION ALL ".join(
 EXISTING_LABELS = (("Email", "lead"), ("Phone", "lead"), ("Email", "contact"), ("Phone", "contact"))
 
 
-# Optional timing of each step (bench/lead_import.py sets it to a dict).
-TIMINGS: dict[str, float] | None = None
-
-
-def _tick(label: str, started: float) -> float:
-    now = time.perf_counter()
-    if TIMINGS is not None:
-        TIMINGS[label] = TIMINGS.get(label, 0.0) + now - started
-    return now
+TIMINGS = StepTimings()  # bench/ switches it on
+_tick = TIMINGS.tick
 
 
 def header_index(header: list[str]) -> tuple[int | None, ...]:

@@ -46,6 +46,17 @@ def snapshot(lead: Lead) -> dict[str, Any]:
     return LeadOut.model_validate(lead).model_dump(mode="json")
 
 
+async def _record_update(session: AsyncSession, principal: Principal, lead: Lead, before: dict[str, Any]) -> None:
+    """Audit entry and `lead.updated` event (with the changed fields) for a flushed change."""
+    await session.refresh(lead, ["updated_at"])
+    after = snapshot(lead)
+    await record_audit(session, principal, entity_type="lead", entity_id=lead.id, action=AuditAction.update,
+                       before=before, after=after)
+    await record_event(session, org_id=principal.org_id, type="lead.updated", entity_type="lead", entity_id=lead.id,
+                       actor_id=principal.actor_id,
+                       payload={"lead": after, "changed": sorted(k for k in after if after[k] != before.get(k))})
+
+
 async def get_lead(session: AsyncSession, principal: Principal, lead_id: uuid.UUID, *, lock: bool = False) -> Lead:
     principal.require(DOMAIN, "read")
     return await one_or_404(session, select(Lead).where(Lead.id == lead_id, lead_scope(principal)),
@@ -197,12 +208,7 @@ async def update_lead(session: AsyncSession, principal: Principal, lead_id: uuid
     lead.version += 1
     await session.flush()
     await scoring.rescore(session, principal.org_id, lead=lead)
-    await session.refresh(lead, ["updated_at"])
-    after = snapshot(lead)
-    await record_audit(session, principal, entity_type="lead", entity_id=lead.id, action=AuditAction.update,
-                       before=before, after=after)
-    await record_event(session, org_id=principal.org_id, type="lead.updated", entity_type="lead", entity_id=lead.id,
-                       actor_id=principal.actor_id, payload={"lead": after, "changed": sorted(k for k in after if after[k] != before.get(k))})
+    await _record_update(session, principal, lead, before)
     return lead
 
 
@@ -350,9 +356,4 @@ async def stamp_first_response(session: AsyncSession, principal: Principal, lead
         lead.status = LeadStatus.contacted
     lead.version += 1
     await session.flush()
-    await session.refresh(lead, ["updated_at"])
-    after = snapshot(lead)
-    await record_audit(session, principal, entity_type="lead", entity_id=lead.id, action=AuditAction.update,
-                       before=before, after=after)
-    await record_event(session, org_id=principal.org_id, type="lead.updated", entity_type="lead", entity_id=lead.id,
-                       actor_id=principal.actor_id, payload={"lead": after, "changed": sorted(k for k in after if after[k] != before.get(k))})
+    await _record_update(session, principal, lead, before)
