@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, literal, or_, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.models import Contact
+from app.accounts.models import Account, Contact
 from app.core.errors import Conflict
 from app.leads.models import Lead
 from app.leads.schemas import DuplicateMatch
@@ -39,10 +39,12 @@ async def lock_keys(session: AsyncSession, org_id: uuid.UUID, *, email: str | No
 async def find(session: AsyncSession, org_id: uuid.UUID, *, email: str | None, phone: str | None,
                company: str | None, exclude_id: uuid.UUID | None = None,
                lead_visible: ColumnElement[bool] | None = None,
-               contact_visible: ColumnElement[bool] | None = None) -> list[DuplicateMatch]:
-    """Live leads and contacts matching on any of the normalised keys, one entry per record.
-    Records outside `lead_visible` / `contact_visible` (the caller's scopes) show only
-    their type, id and what matched: not their name, company or owner."""
+               contact_visible: ColumnElement[bool] | None = None,
+               account_visible: ColumnElement[bool] | None = None) -> list[DuplicateMatch]:
+    """Live leads and contacts matching on any of the normalised keys, and accounts with the
+    lead's normalised company name (a lead from an existing customer), one entry per record.
+    Records outside the `*_visible` scopes (the caller's) show only their type, id and what
+    matched: not their name, company or owner."""
     if not (email or phone or company):
         return []
 
@@ -72,6 +74,11 @@ async def find(session: AsyncSession, org_id: uuid.UUID, *, email: str | None, p
             literal(None).label("company"), Contact.owner_id, Contact.email_normalized, Contact.phone_normalized,
             literal(None).label("company_normalized"), true() if contact_visible is None else contact_visible,
         ).where(Contact.org_id == org_id, Contact.erased_at.is_(None), or_(*contact_conds)).limit(MAX_MATCHES))
+    if company:
+        queries.append(select(
+            literal("account"), Account.id, Account.name, Account.name, Account.owner_id, literal(None),
+            literal(None), Account.name_normalized, true() if account_visible is None else account_visible,
+        ).where(Account.org_id == org_id, Account.name_normalized == company).limit(MAX_MATCHES))
     rows = (await session.execute(union_all(*queries))).all()
     out = []
     for row in rows:

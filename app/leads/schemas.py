@@ -107,7 +107,7 @@ class LeadOut(BaseModel):
 
 
 class DuplicateMatch(BaseModel):
-    type: Literal["lead", "contact"]
+    type: Literal["lead", "contact", "account"]
     id: uuid.UUID
     name: str | None
     company: str | None

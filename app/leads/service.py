@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.service import contact_scope
+from app.accounts.service import account_scope, contact_scope
 from app.activities.models import Activity, Task
 from app.core.audit import AuditAction, record_audit
 from app.core.config import get_settings
@@ -39,7 +39,8 @@ def lead_scope(principal: Principal) -> ColumnElement[bool]:
 
 def _visible_to(principal: Principal) -> dict[str, ColumnElement[bool]]:
     """Duplicate matches show names and owners only of records the principal can see."""
-    return {"lead_visible": lead_scope(principal), "contact_visible": contact_scope(principal)}
+    return {"lead_visible": lead_scope(principal), "contact_visible": contact_scope(principal),
+            "account_visible": account_scope(principal)}
 
 
 def snapshot(lead: Lead) -> dict[str, Any]:

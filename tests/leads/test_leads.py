@@ -64,6 +64,23 @@ async def test_company_match_is_a_hint_not_a_block(client: httpx.AsyncClient, te
     assert [d["id"] for d in dupes.json()] == [r3.json()["id"]]
 
 
+async def test_a_lead_from_an_existing_account_is_flagged(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    h = tenant.admin.headers
+    account = (await client.post("/v1/accounts", json={"name": "深圳电子有限公司"}, headers=h)).json()
+    r = await client.post("/v1/leads", json=lead_body(company="深圳电子", email="new@sz.example", phone=None), headers=h)
+    assert r.status_code == 201
+    assert [(m["type"], m["id"], m["name"], m["matched_on"], m["blocking"]) for m in r.json()["possible_duplicates"]] == [
+        ("account", account["id"], "深圳电子有限公司", ["company"], False)]
+    dupes = (await client.get(f"/v1/leads/{r.json()['id']}/duplicates", headers=h)).json()
+    assert [(d["type"], d["id"]) for d in dupes] == [("account", account["id"])]
+    # A rep learns that an account matches, not whose it is.
+    rep = await tenant.add_user()
+    r = await client.post("/v1/leads", json=lead_body(company="深圳电子 Ltd", email="rep@sz.example", phone=None),
+                          headers=rep.headers)
+    [hint] = [m for m in r.json()["possible_duplicates"] if m["type"] == "account"]
+    assert (hint["id"], hint["name"], hint["owner_id"], hint["visible"]) == (account["id"], None, None, False)
+
+
 async def test_bad_email_and_phone_are_422_and_change_nothing(client: httpx.AsyncClient, tenant: Tenant) -> None:
     r = await client.post("/v1/leads", json=lead_body(email="not-an-email", phone="12"), headers=tenant.admin.headers)
     assert r.status_code == 422
