@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.models import Account, Contact
@@ -97,12 +97,19 @@ async def log_activity(session: AsyncSession, principal: Principal, data: Activi
     await session.flush()
     await session.refresh(activity, ["created_at"])
     if activity.lead_id is not None:
-        await lead_service.stamp_first_response(session, principal, activity.lead_id, activity.occurred_at)
+        await _first_response(session, principal, activity.lead_id)
     after = _activity(activity)
     await record_audit(session, principal, entity_type="activity", entity_id=activity.id, action=AuditAction.create, after=after)
     await record_event(session, org_id=principal.org_id, type="activity.logged", entity_type="activity",
                        entity_id=activity.id, actor_id=principal.actor_id, payload={"activity": after})
     return activity
+
+
+async def _first_response(session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> None:
+    """A lead's first response is its earliest activity, whatever order they were logged,
+    moved or deleted in."""
+    await lead_service.set_first_response(session, principal, lead_id, select(func.min(Activity.occurred_at)).where(
+        Activity.org_id == principal.org_id, Activity.lead_id == lead_id))
 
 
 async def get_activity(session: AsyncSession, principal: Principal, activity_id: uuid.UUID, *, lock: bool = False) -> Activity:
@@ -147,7 +154,7 @@ async def update_activity(session: AsyncSession, principal: Principal, activity_
     activity.version += 1
     await session.flush()
     if activity.lead_id is not None and "occurred_at" in changes:
-        await lead_service.stamp_first_response(session, principal, activity.lead_id, activity.occurred_at)
+        await _first_response(session, principal, activity.lead_id)
     after = _activity(activity)
     await record_audit(session, principal, entity_type="activity", entity_id=activity.id, action=AuditAction.update,
                        before=before, after=after)
@@ -163,6 +170,8 @@ async def delete_activity(session: AsyncSession, principal: Principal, activity_
     before = _activity(activity)
     await session.delete(activity)
     await session.flush()
+    if activity.lead_id is not None:
+        await _first_response(session, principal, activity.lead_id)
     await record_audit(session, principal, entity_type="activity", entity_id=activity_id, action=AuditAction.delete, before=before)
     await record_event(session, org_id=principal.org_id, type="activity.deleted", entity_type="activity",
                        entity_id=activity_id, actor_id=principal.actor_id, payload={"activity": before})

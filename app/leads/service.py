@@ -333,10 +333,13 @@ async def merge(session: AsyncSession, principal: Principal, lead_id: uuid.UUID,
     return lead
 
 
-async def stamp_first_response(session: AsyncSession, principal: Principal, lead_id: uuid.UUID, at: dt.datetime) -> None:
-    """Called when an activity is logged on a lead: the first one stamps the response
-    time, and a new lead becomes contacted. Earlier back-dated activities win. A change of
-    the lead like any other: a new version (a client holding the old ETag gets a 412
+async def set_first_response(session: AsyncSession, principal: Principal, lead_id: uuid.UUID,
+                             earliest_activity: Select[tuple[dt.datetime | None]]) -> None:
+    """The first-response time is the lead's earliest activity (`earliest_activity`, from the
+    activities service; None: none left), read after the lock so activities logged at the
+    same moment by others are seen; the first activity also makes a new lead contacted (a
+    deleted activity never makes it new again: somebody did talk to the person). A change
+    of the lead like any other: a new version (a client holding the old ETag gets a 412
     instead of writing the status back), audited, and a lead.updated event."""
     lead = await session.scalar(
         # NO KEY UPDATE, the lock an UPDATE takes: compatible with the KEY SHARE lock each new
@@ -346,13 +349,12 @@ async def stamp_first_response(session: AsyncSession, principal: Principal, lead
     )
     if lead is None:
         return
-    stamp = lead.first_response_at is None or lead.first_response_at > at
-    contacted = lead.status is LeadStatus.new
-    if not (stamp or contacted):
+    first = await session.scalar(earliest_activity)
+    contacted = first is not None and lead.status is LeadStatus.new
+    if lead.first_response_at == first and not contacted:
         return
     before = snapshot(lead)
-    if stamp:
-        lead.first_response_at = at
+    lead.first_response_at = first
     if contacted:
         lead.status = LeadStatus.contacted
     lead.version += 1

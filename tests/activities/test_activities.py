@@ -222,3 +222,33 @@ async def test_simultaneous_first_activities_contact_the_lead_once(committed_cli
     # Later commits with an earlier occurred_at move the stamp back again (a version each).
     assert got["status"] == "contacted" and 2 <= got["version"] <= 7
     assert got["first_response_at"] == min(r.json()["occurred_at"] for r in responses)
+
+
+async def test_moving_or_deleting_the_earliest_activity_moves_the_first_response(client: httpx.AsyncClient,
+                                                                                 tenant: Tenant) -> None:
+    h = tenant.admin.headers
+    lead = (await client.post("/v1/leads", json=lead_body(), headers=h)).json()
+    at = [(NOW - dt.timedelta(hours=k)).isoformat() for k in (3, 2)]
+    wrong = (await client.post("/v1/activities", json={"kind": "call", "subject": "wrong lead", "lead_id": lead["id"],
+                                                      "occurred_at": at[0]}, headers=h)).json()
+    real = (await client.post("/v1/activities", json={"kind": "call", "subject": "real", "lead_id": lead["id"],
+                                                     "occurred_at": at[1]}, headers=h)).json()
+
+    def first(body: dict) -> dt.datetime:
+        return dt.datetime.fromisoformat(body["first_response_at"])
+
+    got = (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()
+    assert first(got) == dt.datetime.fromisoformat(at[0])
+    # Moved later than the other one: the other is now the first response.
+    later = (NOW - dt.timedelta(hours=1)).isoformat()
+    r = await client.patch(f"/v1/activities/{wrong['id']}", json={"occurred_at": later}, headers=h)
+    assert r.status_code == 200, r.text
+    got = (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()
+    assert first(got) == dt.datetime.fromisoformat(at[1]) and got["version"] == lead["version"] + 2
+    # Deleted: the one left stays; deleting that too leaves no first response, still contacted.
+    assert (await client.delete(f"/v1/activities/{real['id']}", headers=h)).status_code == 204
+    got = (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()
+    assert first(got) == dt.datetime.fromisoformat(later)
+    assert (await client.delete(f"/v1/activities/{wrong['id']}", headers=h)).status_code == 204
+    got = (await client.get(f"/v1/leads/{lead['id']}", headers=h)).json()
+    assert got["first_response_at"] is None and got["status"] == "contacted"
