@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.audit import AuditAction, record_audit
 from app.core.db import utcnow
-from app.core.errors import NotFound
+from app.core.errors import Forbidden, NotFound
 from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
 from app.identity.principal import Principal
@@ -48,14 +48,18 @@ class KindInfo:
     path: str  # the resource collection under /v1
     handler: str  # "module" or "module:attribute", loaded on first use (no import cycle)
     needs_owner: bool  # every record has an owner (accounts, contacts): rows without one need a default
+    # Links and de-duplicates against every owner's records (accounts, contacts): only for
+    # principals who see the whole organisation, admins and API keys, as the API's own
+    # visibility rules would otherwise be sidestepped row by row.
+    org_wide: bool = False
 
 
 KINDS: dict[ImportKind, KindInfo] = {
     ImportKind.leads: KindInfo("leads", "lead_import", "lead", "/v1/lead-imports", "app.leads.importer", False),
     ImportKind.accounts: KindInfo("accounts", "account_import", "account", "/v1/account-imports",
-                                  "app.accounts.importer:ACCOUNTS", True),
+                                  "app.accounts.importer:ACCOUNTS", True, org_wide=True),
     ImportKind.contacts: KindInfo("accounts", "contact_import", "contact", "/v1/contact-imports",
-                                  "app.accounts.importer:CONTACTS", True),
+                                  "app.accounts.importer:CONTACTS", True, org_wide=True),
 }
 
 
@@ -93,6 +97,9 @@ async def enqueue(session: AsyncSession, principal: Principal, content: bytes, *
     """Check the file (type, encoding, header) and queue it; a bad file is a 422 and no job."""
     info = KINDS[kind]
     principal.require(info.domain, "write")
+    if info.org_wide and not (principal.kind == "api_key" or principal.is_admin):
+        raise Forbidden(f"Importing {info.noun}s is for admins and API keys: an import links and de-duplicates "
+                        "against the whole organisation's records")
     check_content_type(content_type)
     header = first_row(decode(content))
     kind_handler = handler(kind)

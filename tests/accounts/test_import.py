@@ -224,6 +224,12 @@ async def test_bad_files_are_refused_and_create_no_job(client: httpx.AsyncClient
     viewer = await tenant.add_user(Role.viewer)
     r = await client.post("/v1/account-imports", content=b"name\nx\n", headers={**viewer.headers, **CSV})
     assert r.status_code == 403
+    # Reps and managers see part of the organisation: an import matching every owner's records is not theirs.
+    for role in (Role.rep, Role.manager):
+        person = await tenant.add_user(role)
+        for path, content in (("/v1/account-imports", b"name\nx\n"), ("/v1/contact-imports", b"last_name\nx\n")):
+            r = await client.post(path, content=content, headers={**person.headers, **CSV})
+            assert r.status_code == 403 and "admins and API keys" in r.json()["detail"], (role, path)
     jobs_made = await tenant.session.scalar(select(func.count()).select_from(LeadImport).where(LeadImport.org_id == tenant.id))
     accounts = await tenant.session.scalar(select(func.count()).select_from(Account).where(Account.org_id == tenant.id))
     assert (jobs_made, accounts) == (0, 0)
