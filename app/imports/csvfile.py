@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from app.core.errors import Unprocessable
 
@@ -60,3 +60,14 @@ def column_index(header: list[str], columns: tuple[str, ...], aliases: Mapping[s
 def estimate_rows(csv_text: str) -> int:
     """Data rows, for progress before the file is read (exact unless values hold line breaks)."""
     return max(csv_text.count("\n") - 1 + (0 if csv_text.endswith("\n") else 1), 0)
+
+
+def open_rows(content: bytes, header_index: Callable[[list[str]], tuple[int | None, ...]],
+              ) -> tuple[Iterator[list[str]], tuple[int | None, ...], int]:
+    """A stored upload as (rows after the header, the kind's column index, estimated rows)."""
+    csv_text = decode(content)
+    reader = csv.reader(io.StringIO(csv_text))
+    header = next(reader, None)
+    if not header:
+        raise InvalidCsv("The file is empty")
+    return reader, header_index(header), estimate_rows(csv_text)

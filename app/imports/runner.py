@@ -15,7 +15,6 @@ both insert a row. The lead import has its own, more tuned loop (app/leads/impor
 from __future__ import annotations
 
 import csv
-import io
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,7 +25,11 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.identity.models import User
-from app.imports.csvfile import InvalidCsv, column_index, decode, estimate_rows
+from app.imports.csvfile import (
+    InvalidCsv,
+    column_index,
+    open_rows,
+)
 from app.imports.jobs import ClaimedImport, ProgressFn, fail, finish
 from app.imports.timing import StepTimings
 from app.leads.models import LeadImport
@@ -103,13 +106,7 @@ class RowKind:
     async def process(self, sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, content: bytes, *,
                       on_progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS) -> LeadImport:
         try:
-            csv_text = decode(content)
-            reader = csv.reader(io.StringIO(csv_text))
-            header = next(reader, None)
-            if not header:
-                raise InvalidCsv("The file is empty")
-            index = self.header_index(header)
-            estimate = estimate_rows(csv_text)
+            reader, index, estimate = open_rows(content, self.header_index)
             async with sessionmaker() as guard, guard.begin():
                 await guard.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                                     {"key": f"{job.kind.value}_import:{job.org_id}"})

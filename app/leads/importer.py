@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import csv
-import io
 import multiprocessing
 import time
 from collections.abc import Iterator
@@ -37,7 +35,7 @@ from app.identity.models import User
 
 # The job itself (queue, claim, finish, fail, the worker job) is shared by every kind of import;
 # these names stay importable from here for the lead import's callers.
-from app.imports.csvfile import InvalidCsv, decode
+from app.imports.csvfile import InvalidCsv, open_rows
 from app.imports.jobs import (  # noqa: F401
     ClaimedImport,
     ProgressFn,
@@ -191,13 +189,7 @@ class RowParser:
 async def process(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, content: bytes, *,
                   on_progress: ProgressFn | None = None, chunk_rows: int = CHUNK_ROWS) -> LeadImport:
     try:
-        csv_text = decode(content)
-        reader = csv.reader(io.StringIO(csv_text))
-        header = next(reader, None)
-        if not header:
-            raise InvalidCsv("The file is empty")
-        index = header_index(header)
-        estimate = max(csv_text.count("\n") - 1 + (0 if csv_text.endswith("\n") else 1), 0)
+        reader, index, estimate = open_rows(content, header_index)
         # One import per organisation at a time, for the whole import (a transaction of its own
         # holds the lock): rows repeated across chunks are found in Python, not in the table.
         async with sessionmaker() as guard, guard.begin():
