@@ -31,7 +31,9 @@ class Expected:
 
 async def expected_summary(session: AsyncSession, org_id: uuid.UUID) -> dict[tuple[uuid.UUID, uuid.UUID], Expected]:
     stages = {s.id: s for s in await session.scalars(select(Stage).where(Stage.org_id == org_id))}
-    opps = {o.id: o for o in await session.scalars(select(Opportunity).where(Opportunity.org_id == org_id))}
+    # populate_existing: a deal deleted through the API since it was loaded is read afresh.
+    opps = {o.id: o for o in await session.scalars(
+        select(Opportunity).where(Opportunity.org_id == org_id).execution_options(populate_existing=True))}
     intervals = list(await session.scalars(select(StageInterval).where(StageInterval.org_id == org_id)))
     out: dict[tuple[uuid.UUID, uuid.UUID], Expected] = {}
     by_opp_pipeline: dict[tuple[uuid.UUID, uuid.UUID], list[StageInterval]] = {}
