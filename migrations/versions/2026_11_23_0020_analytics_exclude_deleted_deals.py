@@ -157,7 +157,7 @@ $fn$;
 
 def _deleted_deals_histogram(sign: int) -> str:
     """Takes the deals already deleted out of the histogram (-1), or puts them back (+1)."""
-    rows = f"""
+    rows = """
   SELECT i.org_id, i.pipeline_id, 'visit'::duration_figure AS figure, i.stage_id, (i.entered_at AT TIME ZONE 'UTC')::date AS day,
          analytics_span_bucket(i.entered_at, i.exited_at) AS bucket, extract(epoch FROM i.exited_at - i.entered_at) AS secs
   FROM stage_interval i JOIN opportunity o ON o.org_id = i.org_id AND o.id = i.opportunity_id

@@ -10,9 +10,10 @@ import datetime as dt
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analytics.models import DurationHistogram
 from app.analytics.scope import Window
 from app.pipelines.models import Opportunity
 from tests.analytics.conftest import JANUARY, January
@@ -136,3 +137,19 @@ async def test_restoring_a_deal_brings_its_figures_back(client: httpx.AsyncClien
     await assert_summary_matches_history(session, h.tenant.id)
     await assert_rollup_matches_summary(session, h.tenant.id)
     await assert_fast_equals_sorted(session, h.tenant, h.pipeline.id, Window(dt.date(2026, 1, 1), dt.date(2026, 1, 31)))
+
+
+async def test_a_deleted_deal_purged_later_is_not_taken_out_twice(client: httpx.AsyncClient, session: AsyncSession,
+                                                                  january: January) -> None:
+    """Hard-deleting a soft-deleted deal (administrative; the API never does) cascades to its
+    visits: their histogram counts, already out, must not go negative."""
+    await delete_deal(client, january, "D4")
+    await session.execute(delete(Opportunity).where(Opportunity.id == january.deals["D4"].id))
+    h = january.history
+    await assert_fast_equals_sorted(session, h.tenant, h.pipeline.id, Window(dt.date(2026, 1, 1), dt.date(2026, 1, 31)))
+    negative = await session.scalar(select(func.count()).select_from(DurationHistogram).where(
+        DurationHistogram.org_id == h.tenant.id, DurationHistogram.n < 0))
+    assert negative == 0
+    # Qualify visits left: D1 3d, D2 3d (D4's two 2-day visits went with the deal).
+    qualify = stages_of(await get(client, january, "stage-duration"))["Qualify"]
+    assert (qualify["per_visit"]["count"], qualify["per_visit"]["mean_seconds"]) == (2, 3 * DAY)
