@@ -50,10 +50,17 @@ def _sibling(stem: str) -> ModuleType:
 M0012 = _sibling("2026_11_23_0012_analytics")
 M0013 = _sibling("2026_11_23_0013_duration_histogram")
 
-_OPP_CTE = "FROM opportunity o JOIN ids ON ids.id = o.id\n"
-assert M0012.REFRESH_SQL.count(_OPP_CTE) == 1
-# The rebuild reads only deals not deleted; the DELETE before it still clears a deleted deal's rows.
-REFRESH_SQL = M0012.REFRESH_SQL.replace(_OPP_CTE, "FROM opportunity o JOIN ids ON ids.id = o.id WHERE o.deleted_at IS NULL\n")
+_REBUILD = "  EXECUTE format($q$\n  WITH ids AS ("
+assert M0012.REFRESH_SQL.count(_REBUILD) == 1
+# The DELETE before it still clears a deleted deal's rows; the rebuild then gets only the
+# deals not deleted, as literal ids again (a filter inside the rebuild would leave the
+# planner guessing how many deals pass it, and a bad guess is slow for a bulk COPY).
+REFRESH_SQL = M0012.REFRESH_SQL.replace(_REBUILD, """  SELECT array_agg(o.id) INTO p_ids
+  FROM unnest(p_ids) AS u(id) JOIN opportunity o ON o.id = u.id WHERE o.deleted_at IS NULL;
+  IF p_ids IS NULL THEN
+    RETURN;
+  END IF;
+""" + _REBUILD)
 
 OPPORTUNITY_CHANGED_0012 = next(s for s in M0012.TRIGGERS_SQL if "FUNCTION analytics_opportunity_changed()" in s)
 OPPORTUNITY_CHANGED_SQL = """
