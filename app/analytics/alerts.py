@@ -193,7 +193,7 @@ async def _stalled_breaches(session: AsyncSession, rule: AlertRule, now: dt.date
     stmt = (
         select(o.owner_id, func.count().label("n"))
         .join(Stage, and_(Stage.id == o.stage_id, Stage.org_id == o.org_id))
-        .where(o.org_id == rule.org_id, o.status == OpportunityStatus.open,
+        .where(o.org_id == rule.org_id, o.status == OpportunityStatus.open, o.deleted_at.is_(None),
                o.stage_entered_at < now - func.make_interval(0, 0, 0, days))
         .group_by(o.owner_id)
         .having(func.count() > rule.threshold)

@@ -1,6 +1,6 @@
 """Deal-level figures read from the opportunity table (one row per deal): win rate, lost
 reasons, forecast, velocity, pipeline value and the rep scorecard. Counts cover every
-deal; money sums cover the deals in the requested currency only (no FX conversion).
+deal not deleted; money sums cover the deals in the requested currency only (no FX conversion).
 Definitions: docs/metrics.md."""
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def _in_currency(currency: str) -> ColumnElement[bool]:
 
 
 def _scope(principal: Principal, pipeline_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
-    clauses = [o.org_id == principal.org_id, visible(principal, o.owner_id)]
+    # A deleted deal (deleted_at set) counts in no figure.
+    clauses = [o.org_id == principal.org_id, o.deleted_at.is_(None), visible(principal, o.owner_id)]
     if pipeline_id is not None:
         clauses.append(o.pipeline_id == pipeline_id)
     return clauses

@@ -7,6 +7,7 @@ many of the period's values fall in each log-duration bucket, and buckets sort l
 values; so summing the period's histogram rows locates each rank's bucket and its offset
 in it, and only that bucket's values of the period are read (through an index keyed by the
 same bucket) and sorted. Count and mean come from the histogram's counts and exact sums.
+Deleted deals are in neither the histogram nor the values read (migration 0020).
 Each figure is one statement, so it reads one snapshot; figures run concurrently on
 separate connections when the caller gives an engine.
 """
@@ -80,7 +81,8 @@ VISIT = Figure(TEMPLATE.format(figures="'visit'", bucket="h.bucket", order="", p
   SELECT extract(epoch FROM i.exited_at - i.entered_at)::float8 FROM stage_interval i
   WHERE i.org_id = :org AND i.pipeline_id = :pipeline AND i.stage_id = s.part AND i.exited_at IS NOT NULL
     AND analytics_span_bucket(i.entered_at, i.exited_at) = s.bucket
-    AND i.entered_at >= :start AND i.entered_at < :end"""))
+    AND i.entered_at >= :start AND i.entered_at < :end
+    AND NOT EXISTS (SELECT 1 FROM opportunity d WHERE d.id = i.opportunity_id AND d.deleted_at IS NOT NULL)"""))
 
 DEAL = Figure(TEMPLATE.format(figures="'deal'", bucket="h.bucket", order="", period=PERIOD, mean=BUCKET_MEAN, values="""
   SELECT x.completed_seconds FROM stage_summary x
@@ -92,7 +94,7 @@ DEAL = Figure(TEMPLATE.format(figures="'deal'", bucket="h.bucket", order="", per
 CYCLE = Figure(TEMPLATE.format(figures="'won', 'lost'", bucket="h.bucket", order="", period=PERIOD, mean=BUCKET_MEAN, values="""
   SELECT extract(epoch FROM o.closed_at - o.created_at)::float8 FROM opportunity o
   WHERE o.org_id = :org AND o.pipeline_id = :pipeline AND o.closed_at IS NOT NULL AND o.status IN ('won', 'lost')
-    AND o.status = s.figure::text::opportunity_status
+    AND o.status = s.figure::text::opportunity_status AND o.deleted_at IS NULL
     AND analytics_span_bucket(o.created_at, o.closed_at) = s.bucket
     AND o.closed_at >= :start AND o.closed_at < :end"""))
 

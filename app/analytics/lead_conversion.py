@@ -22,7 +22,7 @@ from app.pipelines.models import Opportunity, OpportunityStatus
 DEFINITION = (
     "lead-conversion/v1: leads created (created_at) in the period, not merged into another; converted = "
     "converted_at set, disqualified = status now; hours to convert = converted_at - created_at (median, p90); "
-    "won = their opportunities (lead_id) won now, amount in the currency"
+    "won = their opportunities (lead_id) won now and not deleted, amount in the currency"
 )
 CENT = Decimal("0.01")
 DIMENSIONS: dict[LeadGroupBy, ColumnElement[Any]] = {
@@ -48,7 +48,7 @@ async def lead_conversion(session: AsyncSession, principal: Principal, *, window
     won = (
         select(o.lead_id, func.count().label("n"), func.sum(o.amount).filter(o.currency == currency).label("amount"))
         .where(o.org_id == principal.org_id, o.lead_id.is_not(None), o.status == OpportunityStatus.won,
-               owned(o.owner_id))
+               o.deleted_at.is_(None), owned(o.owner_id))
         .group_by(o.lead_id).subquery("won")
     )
     hours = extract("epoch", Lead.converted_at - Lead.created_at) / 3600

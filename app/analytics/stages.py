@@ -156,7 +156,8 @@ async def sorted_durations(
         s.org_id == org, s.pipeline_id == pipeline_id, s.open_entered_at.is_not(None), visible(principal, s.owner_id),
     ).group_by(s.stage_id, *[d for d in (age_group,) if d is not None])
 
-    # Per visit: straight from the intervals, through their covering index.
+    # Per visit: straight from the intervals, through their covering index; a deleted deal's
+    # visits do not count (as in the histogram, migration 0020).
     i = StageInterval
     o = Opportunity
     visit_group = group_expr(group_by, {GroupBy.owner: i.owner_id, GroupBy.team: i.team_id, GroupBy.source: o.source})
@@ -165,10 +166,9 @@ async def sorted_durations(
         i.stage_id, *_dims(visit_group, visit_bucket), *stats_columns(extract("epoch", i.exited_at - i.entered_at))
     ).where(
         i.org_id == org, i.pipeline_id == pipeline_id, i.entered_at >= window.start, i.entered_at < window.end,
-        i.exited_at.is_not(None), visible(principal, i.owner_id),
-    ).group_by(i.stage_id, *[d for d in (visit_group, visit_bucket) if d is not None])
-    if group_by is GroupBy.source:
-        per_visit = per_visit.join(o, and_(o.org_id == i.org_id, o.id == i.opportunity_id))
+        i.exited_at.is_not(None), visible(principal, i.owner_id), o.deleted_at.is_(None),
+    ).join(o, and_(o.org_id == i.org_id, o.id == i.opportunity_id)).group_by(
+        i.stage_id, *[d for d in (visit_group, visit_bucket) if d is not None])
 
     # Sales cycle of the deals closed in the period.
     cycle_group = group_expr(group_by, {GroupBy.owner: o.owner_id, GroupBy.team: o.team_id, GroupBy.source: o.source})
@@ -177,7 +177,8 @@ async def sorted_durations(
         o.status, *_dims(cycle_group, cycle_bucket), *stats_columns(extract("epoch", o.closed_at - o.created_at))
     ).where(
         o.org_id == org, o.pipeline_id == pipeline_id, o.closed_at >= window.start, o.closed_at < window.end,
-        o.status.in_([OpportunityStatus.won, OpportunityStatus.lost]), visible(principal, o.owner_id),
+        o.status.in_([OpportunityStatus.won, OpportunityStatus.lost]), o.deleted_at.is_(None),
+        visible(principal, o.owner_id),
     ).group_by(o.status, *[d for d in (cycle_group, cycle_bucket) if d is not None])
 
     deal_rows = {(_key(r), r.stage_id): to_stats(r) for r in await session.execute(per_deal)}

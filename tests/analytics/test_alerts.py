@@ -110,3 +110,14 @@ async def test_stalled_deals_per_rep_and_visibility(client: httpx.AsyncClient, s
         stage_entered_at=dt.datetime.now(dt.UTC)))
     assert await evaluate_rules(session, None) == 1  # type: ignore[arg-type]
     assert (await client.get("/v1/alerts", headers=tenant.admin.headers)).json()["items"] == []
+
+
+async def test_a_deleted_deal_does_not_stall(client: httpx.AsyncClient, session: AsyncSession, january: January) -> None:
+    tenant = january.history.tenant
+    await client.post("/v1/alert-rules", headers=tenant.admin.headers, json={
+        "name": "More than 2 stalled", "kind": "stalled_deals_above", "threshold": "2", "stalled_after_days": 30})
+    # Rep A's stalled deals are D3 D4 D8; with D3 deleted through the API only 2 are left.
+    res = await client.delete(f"/v1/opportunities/{january.deals['D3'].id}", headers=tenant.admin.headers)
+    assert res.status_code == 204, res.text
+    assert await evaluate_rules(session, None) == 0  # type: ignore[arg-type]
+    assert (await client.get("/v1/alerts", headers=tenant.admin.headers)).json()["items"] == []

@@ -139,3 +139,13 @@ async def test_bad_parameters_are_a_422_problem(client: httpx.AsyncClient, janua
     assert res.status_code == 422, res.text
     assert res.headers["content-type"].startswith("application/problem+json")
 
+
+
+async def test_a_deleted_won_deal_is_not_a_won_opportunity(client: httpx.AsyncClient, january: January,
+                                                           leads: dict[str, Lead]) -> None:
+    admin = january.history.tenant.admin.headers
+    res = await client.delete(f"/v1/opportunities/{january.deals['D1'].id}", headers=admin)
+    assert res.status_code == 204, res.text
+    body = (await client.get(URL, params=JANUARY, headers=admin)).json()
+    # L1 still converted (the lead's own history), but the deal it became no longer counts as won.
+    assert body["rows"] == [_row(6, 3, 1, 20.0, 28.0, won=0, amount="0.00")]

@@ -1,7 +1,7 @@
 """The trigger-maintained pre-aggregation equals the raw history: stage_summary against an
 independent Python oracle over stage_interval, and stage_rollup against the summary, after
 regressions, losses, reopenings, a stage re-ordering and a deletion. Plus the property:
-random histories always give entered = advanced + lost + open (+ moved) and rates in [0, 1]."""
+random histories (with a deal deleted, soft or hard, or restored) always give entered = advanced + lost + open (+ moved) and rates in [0, 1]."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from app.identity.models import Role
 from app.pipelines.models import Opportunity, Stage
 from tests.analytics.conftest import January
 from tests.analytics.oracle import expected_summary
+from tests.analytics.test_duration_histogram import REMOVALS, remove
 from tests.support.factories import Tenant
 from tests.support.stage_history import PipelineHistory, at
 
@@ -115,13 +116,14 @@ DEALS = st.lists(st.tuples(st.sampled_from(["Prospect", "Qualify", "Proposal"]),
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(deals=DEALS, mode=st.sampled_from(["reached", "strict"]))
-async def test_random_histories_add_up(client, session: AsyncSession, tenant: Tenant, deals, mode) -> None:  # type: ignore[no-untyped-def]
+@given(deals=DEALS, mode=st.sampled_from(["reached", "strict"]), removal=st.sampled_from(REMOVALS))
+async def test_random_histories_add_up(client, session: AsyncSession, tenant: Tenant, deals, mode, removal) -> None:  # type: ignore[no-untyped-def]
     savepoint = await session.begin_nested()
     try:
         rep = await tenant.add_user(Role.rep)
         h = await PipelineHistory.create(tenant, name="random")
-        await h.replay(rep, deals)
+        made = await h.replay(rep, deals)
+        await remove(session, made[0].id, removal)
         await assert_summary_matches_history(session, tenant.id)
         await assert_rollup_matches_summary(session, tenant.id)
         res = await client.get("/v1/analytics/stage-conversion", headers=tenant.admin.headers, params={
