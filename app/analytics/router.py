@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 import uuid
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.analytics import figures, lead_conversion, stages
@@ -30,6 +27,7 @@ from app.analytics.schemas import (
 )
 from app.analytics.scope import Window
 from app.core.db import SessionDep
+from app.core.timeinput import CalendarDate
 from app.identity.auth import CurrentPrincipal
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
@@ -38,17 +36,8 @@ PipelineParam = Annotated[uuid.UUID, Query(description="The pipeline whose stage
 OptionalPipeline = Annotated[uuid.UUID | None, Query(description="Only this pipeline (default: all)")]
 
 
-def _iso_date(value: object) -> object:
-    """Only YYYY-MM-DD: pydantic would also read "0" as a Unix timestamp."""
-    if isinstance(value, str) and not ISO_DATE.fullmatch(value):
-        raise ValueError("expected a date as YYYY-MM-DD")
-    return value
-
-
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-Day = Annotated[dt.date, BeforeValidator(_iso_date)]
-FromParam = Annotated[Day | None, Query(alias="from", description="First day (UTC), included; default: 90 days before `to`")]
-ToParam = Annotated[Day | None, Query(alias="to", description="Last day (UTC), included; default: today")]
+FromParam = Annotated[CalendarDate | None, Query(alias="from", description="First day (UTC), included; default: 90 days before `to`")]
+ToParam = Annotated[CalendarDate | None, Query(alias="to", description="Last day (UTC), included; default: today")]
 GroupParam = Annotated[GroupBy | None, Query(description="Break the figure down by this dimension")]
 IntervalParam = Annotated[Interval | None, Query(description="A time series by week (ISO, Monday) or month")]
 
