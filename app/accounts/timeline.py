@@ -25,7 +25,9 @@ async def timeline(session: AsyncSession, principal: Principal, account_id: uuid
                    limit: int) -> tuple[list[dict[str, Any]], str | None]:
     account = await get_account(session, principal, account_id)
     org = principal.org_id
-    opp_ids = select(Opportunity.id).where(Opportunity.org_id == org, Opportunity.account_id == account.id)
+    # A deleted deal leaves the customer's story with its activities and stage changes.
+    deals = (Opportunity.org_id == org) & (Opportunity.account_id == account.id) & Opportunity.deleted_at.is_(None)
+    opp_ids = select(Opportunity.id).where(deals)
     contact_ids = select(Contact.id).where(Contact.org_id == org, Contact.account_id == account.id)
     converted = (Lead.org_id == org) & (Lead.converted_account_id == account.id)
     activities = select(
@@ -47,14 +49,14 @@ async def timeline(session: AsyncSession, principal: Principal, account_id: uuid
     ).join(Opportunity, Opportunity.id == StageTransition.opportunity_id) \
      .join(to_stage, to_stage.c.id == StageTransition.to_stage_id) \
      .outerjoin(from_stage, from_stage.c.id == StageTransition.from_stage_id) \
-     .where(StageTransition.org_id == org, Opportunity.org_id == org, Opportunity.account_id == account.id,
+     .where(StageTransition.org_id == org, deals,
             StageTransition.kind != TransitionKind.created)
     created = select(
         literal("opportunity_created"), Opportunity.created_at, Opportunity.id, Opportunity.id,
         literal(None, type_=Activity.contact_id.type), Opportunity.owner_id, Opportunity.name,
         func.jsonb_build_object("amount", Opportunity.amount, "currency", Opportunity.currency,
                                 "status", cast(Opportunity.status, String), "lead_id", Opportunity.lead_id),
-    ).where(Opportunity.org_id == org, Opportunity.account_id == account.id)
+    ).where(deals)
     lead_converted = select(
         literal("lead_converted"), Lead.converted_at, Lead.id, Lead.converted_opportunity_id, Lead.converted_contact_id,
         Lead.owner_id, func.concat_ws(" ", Lead.first_name, Lead.last_name, Lead.company),

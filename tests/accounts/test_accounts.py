@@ -90,6 +90,11 @@ async def test_timeline_is_one_chronological_paginated_stream(client: httpx.Asyn
     assert (converted["opportunity_id"], converted["contact_id"]) == (opp_id, conv["contact_id"])
     assert converted["detail"]["source"] == lead["source"]
     assert [(e["kind"], e["title"]) for e in seen[6:]] == [("activity", "Before converting")]
+    # A deleted deal leaves the stream with its stage changes and its own activities.
+    assert (await client.delete(f"/v1/opportunities/{opp_id}", headers=h)).status_code == 204
+    left = (await client.get(f"/v1/accounts/{acc_id}/timeline", headers=h)).json()["items"]
+    assert [e["kind"] for e in left] == ["activity", "activity", "lead_converted", "activity"]
+    assert [e["title"] for e in left if e["kind"] == "activity"] == ["Call the contact", "拜访客户", "Before converting"]
 
 
 async def test_value_classes_follow_pareto(client: httpx.AsyncClient, tenant: Tenant) -> None:
