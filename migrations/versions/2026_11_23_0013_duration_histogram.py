@@ -74,7 +74,12 @@ SOURCE_ROWS = {
 
 def _trigger_fn(source: str, parts: list[tuple[str, int]]) -> str:
     rows = " UNION ALL ".join(SOURCE_ROWS[source].format(table=t, sign=s) for t, s in parts)
-    name = f"analytics_histogram_{source}_{'_'.join(t for t, _ in parts)}"
+    return histogram_fn(f"analytics_histogram_{source}_{'_'.join(t for t, _ in parts)}", rows)
+
+
+def histogram_fn(name: str, rows: str) -> str:
+    """A trigger function adding signed duration rows (`rows`: the columns of SOURCE_ROWS) to
+    the histogram; later migrations that change which rows count reuse it."""
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN

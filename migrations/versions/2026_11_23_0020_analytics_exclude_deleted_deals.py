@@ -104,39 +104,19 @@ FLIPPED_VISIT_ROWS = """
 """
 
 
-def _histogram_fn(name: str, rows: str) -> str:
-    return f"""
-CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$
-BEGIN
-  INSERT INTO duration_histogram AS h (org_id, pipeline_id, figure, day, stage_id, bucket, n, total)
-  SELECT org_id, pipeline_id, figure, day, stage_id, bucket, sum(sign), sum(sign * secs)
-  FROM ({rows}) d
-  GROUP BY org_id, pipeline_id, figure, day, stage_id, bucket
-  -- An update that leaves a row's key and value alone cancels out and writes nothing.
-  HAVING sum(sign) <> 0 OR sum(sign * secs) <> 0
-  -- A fixed order keeps concurrent writers from deadlocking on histogram rows.
-  ORDER BY org_id, pipeline_id, figure, day, stage_id, bucket
-  ON CONFLICT (org_id, pipeline_id, figure, day, stage_id, bucket) DO UPDATE SET
-    n = h.n + excluded.n, total = h.total + excluded.total;
-  RETURN NULL;
-END
-$fn$;
-"""
-
-
 def _rows(template: str, parts: list[tuple[str, int]]) -> str:
     return " UNION ALL ".join(template.format(table=t, sign=s) for t, s in parts)
 
 
 HISTOGRAM_SQL = [
-    _histogram_fn("analytics_histogram_stage_interval_new_rows", _rows(VISIT_ROWS, [("new_rows", 1)])),
-    _histogram_fn("analytics_histogram_stage_interval_new_rows_old_rows",
-                  _rows(VISIT_ROWS, [("new_rows", 1), ("old_rows", -1)])),
-    _histogram_fn("analytics_histogram_stage_interval_old_rows", _rows(VISIT_ROWS, [("old_rows", -1)])),
-    _histogram_fn("analytics_histogram_opportunity_new_rows", _rows(CYCLE_ROWS, [("new_rows", 1)])),
-    _histogram_fn("analytics_histogram_opportunity_new_rows_old_rows",
-                  _rows(CYCLE_ROWS, [("new_rows", 1), ("old_rows", -1)]) + " UNION ALL " + FLIPPED_VISIT_ROWS),
-    _histogram_fn("analytics_histogram_opportunity_old_rows", _rows(CYCLE_ROWS, [("old_rows", -1)])),
+    M0013.histogram_fn("analytics_histogram_stage_interval_new_rows", _rows(VISIT_ROWS, [("new_rows", 1)])),
+    M0013.histogram_fn("analytics_histogram_stage_interval_new_rows_old_rows",
+                       _rows(VISIT_ROWS, [("new_rows", 1), ("old_rows", -1)])),
+    M0013.histogram_fn("analytics_histogram_stage_interval_old_rows", _rows(VISIT_ROWS, [("old_rows", -1)])),
+    M0013.histogram_fn("analytics_histogram_opportunity_new_rows", _rows(CYCLE_ROWS, [("new_rows", 1)])),
+    M0013.histogram_fn("analytics_histogram_opportunity_new_rows_old_rows",
+                       _rows(CYCLE_ROWS, [("new_rows", 1), ("old_rows", -1)]) + " UNION ALL " + FLIPPED_VISIT_ROWS),
+    M0013.histogram_fn("analytics_histogram_opportunity_old_rows", _rows(CYCLE_ROWS, [("old_rows", -1)])),
 ]
 HISTOGRAM_0013 = [body for table, _op, _fn, body, _ref in M0013.TRIGGERS if table in ("stage_interval", "opportunity")]
 
