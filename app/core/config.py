@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     default_phone_region: str = "CN"
     default_currency: str = "CNY"
 
+    # Bulk imports: foreign keys checked once per chunk, not per row (app/imports/writes.py)
+    import_chunk_key_checks: bool = True
+
     @property
     def embedded(self) -> bool:
         return not self.database_url

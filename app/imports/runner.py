@@ -5,8 +5,9 @@ chunk, each its own transaction so progress is visible:
 2. `prepare` looks up what the rows refer to and what they duplicate with one or two
    `= ANY(array)` queries per chunk (never a query per row), and sorts the rows into
    records to insert and row errors;
-3. asyncpg COPY writes the records into the kind's table and the errors into
-   lead_import_error; one UPDATE moves the job's counters.
+3. asyncpg COPY writes the records into the kind's table (foreign keys checked once per
+   chunk, `app/imports/writes.py`) and the errors into lead_import_error; one UPDATE moves
+   the job's counters.
 
 One import of a kind per organisation at a time (an advisory lock held for the whole
 import), so repeats across chunks are found in Python and two imports of one file never
@@ -32,12 +33,12 @@ from app.imports.csvfile import (
 )
 from app.imports.jobs import ClaimedImport, ProgressFn, fail, finish
 from app.imports.timing import StepTimings
+from app.imports.writes import CheckedCopy, write_chunk
 from app.leads.models import LeadImport
 
 CHUNK_ROWS = 5_000
 TIMINGS = StepTimings()  # bench/ switches it on
 _tick = TIMINGS.tick
-ERROR_COLUMNS = ("import_id", "row_number", "org_id", "code", "message", "duplicate_of")
 Row = list[Any]  # [row number, error code, error message, *the kind's fields]
 
 
@@ -125,6 +126,8 @@ class RowKind:
                 select(User.email, User.id).where(User.org_id == job.org_id, User.is_active))).all()}
             default = job.created_by if job.created_by in owners.values() else None  # an API key is no owner
             await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(total_rows=estimate))
+            raw = (await (await session.connection()).get_raw_connection()).driver_connection
+            copy = await CheckedCopy.prepare(raw, self.TABLE, self.TABLE_COLUMNS)
         ctx = Context(job, owners, default)
         done = 0
         t = time.perf_counter()
@@ -145,23 +148,13 @@ class RowKind:
                 batch = await self.prepare(raw, ctx, rows, now)
                 await raw.execute("SET LOCAL plan_cache_mode TO DEFAULT")
                 t = _tick("lookups+dedupe", t)
-                await self._write(raw, job, batch, len(rows))
+                await write_chunk(raw, job, copy, batch.records, batch.errors, duplicates=batch.duplicates, rows=len(rows))
                 t = _tick("copy+counters", t)
             t = _tick("commit", t)
             done = rows[-1][0]
             if on_progress:
                 on_progress(done, max(done, estimate))
         return done
-
-    async def _write(self, raw: Any, job: ClaimedImport, batch: Batch, rows: int) -> None:
-        if batch.records:
-            await raw.copy_records_to_table(self.TABLE, records=batch.records, columns=self.TABLE_COLUMNS)
-        if batch.errors:
-            await raw.copy_records_to_table("lead_import_error", records=batch.errors, columns=ERROR_COLUMNS)
-        await raw.execute(
-            "UPDATE lead_import SET created_count = created_count + $2, duplicate_count = duplicate_count + $3, "
-            "error_count = error_count + $4, processed_rows = processed_rows + $5, updated_at = now() WHERE id = $1",
-            job.id, len(batch.records), batch.duplicates, len(batch.errors) - batch.duplicates, rows)
 
     @staticmethod
     def error(ctx: Context, row: Row, code: str, message: str, duplicate_of: Any = None) -> tuple[Any, ...]:

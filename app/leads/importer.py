@@ -9,8 +9,9 @@ How (measured in bench/README.md), per chunk of rows, each chunk its own transac
    the previous chunk is copied in), the chunk's distinct normalised emails and phones as
    `= ANY(array)` on the `(org_id, email|phone_normalized)` indexes.
 3. `ChunkPreparer`: repeats of earlier rows of the file (any chunk) by dicts in row order.
-4. asyncpg COPY of the surviving rows straight into `lead` and of the row errors into
-   `lead_import_error`; one UPDATE of the import's counters.
+4. asyncpg COPY of the surviving rows straight into `lead` (foreign keys checked once per
+   chunk, `app/imports/writes.py`) and of the row errors into `lead_import_error`; one
+   UPDATE of the import's counters.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from app.imports.jobs import (  # noqa: F401
 )
 from app.imports.jobs import finish as _finish
 from app.imports.timing import StepTimings
+from app.imports.writes import CheckedCopy, write_chunk
 from app.leads.models import LeadImport, LeadSource
 from app.leads.normalize import normalize_company, normalize_email, phone_normalizer
 from app.leads.scoring import SCORED_FIELDS, RowScorer, row_scorer
@@ -70,7 +72,6 @@ ID, EMAIL_N, PHONE_N = 3, 7, 9  # positions in a parsed row
 OWNER = 3 + ROW_LEAD_COLUMNS.index("owner_id")
 LEAD_COLUMNS = (*ROW_LEAD_COLUMNS, "org_id", "assigned_at", "import_id", "version", "created_at", "updated_at")
 SCORE_POSITIONS = {name: 3 + ROW_LEAD_COLUMNS.index(name) for name in SCORED_FIELDS}
-ERROR_COLUMNS = ("import_id", "row_number", "org_id", "code", "message", "duplicate_of")
 # Matches on the org's leads and contacts, by priority: lead email, lead phone, contact email, contact phone.
 # `= ANY(array)` rather than a join to unnest(): whatever the (often stale, mid-import) statistics
 # say, the plan stays one pass over an index or the table, never a nested loop per key.
@@ -213,6 +214,7 @@ async def _pipeline(sessionmaker: async_sessionmaker[AsyncSession], job: Claimed
         # Rules and thresholds as they are when the import starts, for every chunk.
         score = await row_scorer(session, job.org_id, SCORE_POSITIONS)
         await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(total_rows=estimate))
+        copy = await CheckedCopy.prepare(await _raw(session), "lead", LEAD_COLUMNS)
     prepare = ChunkPreparer(job)
     parser = RowParser(index, job.default_source, get_settings().default_phone_region, owners, score)
     # Sessions bound to one connection (the tests' savepoints) cannot run two statements at
@@ -223,7 +225,7 @@ async def _pipeline(sessionmaker: async_sessionmaker[AsyncSession], job: Claimed
         records = await source.next()
         matching = asyncio.create_task(_lookup(sessionmaker, prepare, records))
         while records:
-            writing = asyncio.create_task(_write_chunk(sessionmaker, job, prepare, records, matching))
+            writing = asyncio.create_task(_write_chunk(sessionmaker, job, prepare, copy, records, matching))
             try:
                 following = await source.next()
                 if shared:
@@ -244,7 +246,7 @@ async def _pipeline(sessionmaker: async_sessionmaker[AsyncSession], job: Claimed
 
 
 async def _write_chunk(sessionmaker: async_sessionmaker[AsyncSession], job: ClaimedImport, prepare: ChunkPreparer,
-                       records: list[tuple[Any, ...]], matching: asyncio.Task[list[Any]]) -> None:
+                       copy: CheckedCopy, records: list[tuple[Any, ...]], matching: asyncio.Task[list[Any]]) -> None:
     started = time.perf_counter()
     matches = await matching
     t = _tick("waiting for existing-duplicates query", started)
@@ -253,8 +255,9 @@ async def _write_chunk(sessionmaker: async_sessionmaker[AsyncSession], job: Clai
         now = await raw.fetchval("SELECT now()")
         t = time.perf_counter()
         batch = prepare(records, matches, now)
-        _tick("dedupe", t)
-        await _write(raw, job, batch)
+        t = _tick("dedupe", t)
+        await write_chunk(raw, job, copy, batch.leads, batch.errors, duplicates=batch.duplicates, rows=batch.rows)
+        _tick("copy+errors+progress", t)
     _tick("chunk total", started)
 
 
@@ -358,19 +361,6 @@ async def _matches(raw: Any, prepare: ChunkPreparer, records: list[tuple[Any, ..
     matches = await raw.fetch(EXISTING_SQL, prepare.job.org_id, emails, phones, prepare.job.id)
     _tick("existing-duplicates query", t)
     return matches
-
-
-async def _write(raw: Any, job: ClaimedImport, batch: Batch) -> None:
-    t = time.perf_counter()
-    await raw.copy_records_to_table("lead", records=batch.leads, columns=LEAD_COLUMNS)
-    t = _tick("copy into lead", t)
-    if batch.errors:
-        await raw.copy_records_to_table("lead_import_error", records=batch.errors, columns=ERROR_COLUMNS)
-    await raw.execute(
-        "UPDATE lead_import SET created_count = created_count + $2, duplicate_count = duplicate_count + $3, "
-        "error_count = error_count + $4, processed_rows = processed_rows + $5, updated_at = now() WHERE id = $1",
-        job.id, len(batch.leads), batch.duplicates, len(batch.errors) - batch.duplicates, batch.rows)
-    _tick("errors+progress", t)
 
 
 class ChunkPreparer:
