@@ -24,8 +24,8 @@ from app.core.errors import Conflict, DomainError, Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
+from app.identity.owners import resolve_owner
 from app.identity.principal import Principal, visible_owner_clause
-from app.leads.assignment import check_assignable
 from app.leads.normalize import normalize_company, normalize_email, phone_normalizer
 
 DOMAIN = "accounts"
@@ -72,19 +72,9 @@ async def insert_account(session: AsyncSession, principal: Principal, *, owner_i
     return account
 
 
-async def _owner(session: AsyncSession, principal: Principal, owner_id: uuid.UUID | None) -> uuid.UUID:
-    if owner_id is None:
-        if principal.user_id is None:
-            raise Unprocessable("owner_id is required for API keys",
-                                errors=[{"loc": ["body", "owner_id"], "msg": "required", "type": "value_error"}])
-        return principal.user_id
-    await check_assignable(session, principal.org_id, owner_id)
-    return owner_id
-
-
 async def create_account(session: AsyncSession, principal: Principal, data: AccountCreate) -> Account:
     principal.require(DOMAIN, "write")
-    owner = await _owner(session, principal, data.owner_id)
+    owner, _ = await resolve_owner(session, principal, data.owner_id, what="accounts")
     values = data.model_dump(exclude={"owner_id"})
     return await insert_account(session, principal, owner_id=owner, values=values)
 
@@ -118,7 +108,7 @@ async def update_account(session: AsyncSession, principal: Principal, account_id
         if key in changes and changes[key] is None:
             raise Unprocessable(f"{key} cannot be null", errors=[{"loc": ["body", key], "msg": "required", "type": "value_error"}])
     if "owner_id" in changes:
-        await check_assignable(session, principal.org_id, changes["owner_id"])
+        await resolve_owner(session, principal, changes["owner_id"], what="accounts")
     for key, value in changes.items():
         setattr(account, key, value)
     if "name" in changes:
@@ -199,7 +189,7 @@ async def insert_contact(session: AsyncSession, principal: Principal, *, owner_i
 
 async def create_contact(session: AsyncSession, principal: Principal, data: ContactCreate) -> Contact:
     principal.require(DOMAIN, "write")
-    owner = await _owner(session, principal, data.owner_id)
+    owner, _ = await resolve_owner(session, principal, data.owner_id, what="contacts")
     await _check_account(session, principal, data.account_id)
     norm = _normalised(data.email, data.phone)
     return await insert_contact(session, principal, owner_id=owner, values=data.model_dump(exclude={"owner_id"}), normalised=norm)
@@ -233,7 +223,7 @@ async def update_contact(session: AsyncSession, principal: Principal, contact_id
         if key in changes and changes[key] is None:
             raise Unprocessable(f"{key} cannot be null", errors=[{"loc": ["body", key], "msg": "required", "type": "value_error"}])
     if "owner_id" in changes:
-        await check_assignable(session, principal.org_id, changes["owner_id"])
+        await resolve_owner(session, principal, changes["owner_id"], what="contacts")
     if "account_id" in changes:
         await _check_account(session, principal, changes["account_id"])
     for key, value in changes.items():

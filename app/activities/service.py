@@ -27,7 +27,7 @@ from app.core.errors import Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
-from app.identity.models import User
+from app.identity.owners import resolve_owner
 from app.identity.principal import Principal, visible_owner_clause
 from app.leads import service as lead_service
 from app.leads.models import Lead
@@ -66,16 +66,6 @@ async def _check_subjects(session: AsyncSession, principal: Principal, data: Sub
         found = await session.scalar(select(model.id).where(model.id == ref, *scope))
         if found is None:
             raise Unprocessable(f"No such {field[:-3]}", errors=[{"loc": ["body", field], "msg": "unknown record", "type": "value_error"}])
-
-
-async def _check_assignee(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
-    """Tasks go to active users the principal may assign work to, as for deals: a rep to
-    themselves, a manager within their team subtree, admins and API keys anyone."""
-    found = await session.scalar(select(User.id).where(
-        User.id == user_id, User.org_id == principal.org_id, User.is_active, visible_owner_clause(principal, User.id)))
-    if found is None:
-        raise Unprocessable("assignee_id is not an active user you may assign tasks to",
-                            errors=[{"loc": ["body", "assignee_id"], "msg": "unknown user", "type": "value_error"}])
 
 
 def _activity(a: Activity) -> dict[str, Any]:
@@ -181,11 +171,7 @@ async def delete_activity(session: AsyncSession, principal: Principal, activity_
 
 async def create_task(session: AsyncSession, principal: Principal, data: TaskCreate) -> Task:
     principal.require(DOMAIN, "write")
-    assignee = data.assignee_id or principal.user_id
-    if assignee is None:
-        raise Unprocessable("assignee_id is required for API keys",
-                            errors=[{"loc": ["body", "assignee_id"], "msg": "required", "type": "value_error"}])
-    await _check_assignee(session, principal, assignee)
+    assignee, _ = await resolve_owner(session, principal, data.assignee_id, field="assignee_id", what="tasks")
     await _check_subjects(session, principal, data)
     task = Task(org_id=principal.org_id, assignee_id=assignee, created_by=principal.actor_id, status=TaskStatus.open,
                 version=1, **data.model_dump(exclude={"assignee_id"}))
@@ -245,7 +231,7 @@ async def update_task(session: AsyncSession, principal: Principal, task_id: uuid
         if key in changes and changes[key] is None:
             raise Unprocessable(f"{key} cannot be null", errors=[{"loc": ["body", key], "msg": "required", "type": "value_error"}])
     if "assignee_id" in changes:
-        await _check_assignee(session, principal, changes["assignee_id"])
+        await resolve_owner(session, principal, changes["assignee_id"], field="assignee_id", what="tasks")
     for key, value in changes.items():
         setattr(task, key, value)
     if task.remind_at and task.remind_at > task.due_at:

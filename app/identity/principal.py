@@ -59,12 +59,14 @@ class Principal:
 
 def team_subtree_ids(principal: Principal) -> Any:
     """A subquery of the ids of the teams the principal's visibility covers: the teams
-    they manage or belong to, and every team below those (recursive CTE, no round trip)."""
+    they manage or belong to, and every team below those (recursive CTE, no round trip).
+    The CTE is anonymous: one statement may hold several (a UNION over leads, contacts and
+    accounts each scoped by visibility), and two CTEs of the same name do not compile."""
     roots = select(Team.id).where(
         Team.org_id == principal.org_id,
         (Team.manager_id == principal.user_id) | (Team.id == principal.team_id),
     )
-    tree = roots.cte("visible_team", recursive=True)
+    tree = roots.cte(recursive=True)
     child = aliased(Team)
     tree = tree.union(select(child.id).where(child.parent_id == tree.c.id, child.org_id == principal.org_id))
     return select(tree.c.id)

@@ -19,6 +19,7 @@ from app.core.errors import Unprocessable
 from app.core.etag import check_version
 from app.core.events import record_event
 from app.identity.models import Role, Team, User
+from app.identity.owners import resolve_owner
 from app.identity.principal import Principal
 from app.leads.models import AssignmentRule, Lead
 from app.leads.rules import all_match
@@ -93,24 +94,17 @@ async def apply_owner(session: AsyncSession, principal: Principal | None, lead: 
     )
 
 
-async def check_assignable(session: AsyncSession, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    ok = await session.scalar(select(User.id).where(User.id == user_id, User.org_id == org_id, User.is_active))
-    if ok is None:
-        raise Unprocessable("owner_id is not an active user of this organisation",
-                            errors=[{"loc": ["body", "owner_id"], "msg": "unknown user", "type": "value_error"}])
-
-
 # ---- rules CRUD (admin) -----------------------------------------------------------------
 
 def _dict(rule: AssignmentRule) -> dict[str, Any]:
     return AssignmentRuleOut.model_validate(rule).model_dump(mode="json")
 
 
-async def _check_targets(session: AsyncSession, org_id: uuid.UUID, data: AssignmentRuleIn) -> None:
+async def _check_targets(session: AsyncSession, principal: Principal, data: AssignmentRuleIn) -> None:
     if data.target_user_id is not None:
-        await check_assignable(session, org_id, data.target_user_id)
+        await resolve_owner(session, principal, data.target_user_id, field="target_user_id", what="leads")
     if data.target_team_id is not None:
-        team = await session.scalar(select(Team.id).where(Team.id == data.target_team_id, Team.org_id == org_id))
+        team = await session.scalar(select(Team.id).where(Team.id == data.target_team_id, Team.org_id == principal.org_id))
         if team is None:
             raise Unprocessable("target_team_id is not a team of this organisation",
                                 errors=[{"loc": ["body", "target_team_id"], "msg": "unknown team", "type": "value_error"}])
@@ -127,7 +121,7 @@ async def list_rules(session: AsyncSession, principal: Principal) -> list[Assign
 async def create_rule(session: AsyncSession, principal: Principal, data: AssignmentRuleIn) -> AssignmentRule:
     principal.require("leads", "write")
     principal.require_role(Role.admin)
-    await _check_targets(session, principal.org_id, data)
+    await _check_targets(session, principal, data)
     values = data.model_dump(mode="json")
     values["target_user_id"], values["target_team_id"] = data.target_user_id, data.target_team_id
     rule = AssignmentRule(org_id=principal.org_id, version=1, **values)
@@ -152,7 +146,7 @@ async def replace_rule(session: AsyncSession, principal: Principal, rule_id: uui
     principal.require_role(Role.admin)
     rule = await _get(session, principal, rule_id)
     check_version(rule.version, if_match)
-    await _check_targets(session, principal.org_id, data)
+    await _check_targets(session, principal, data)
     before = _dict(rule)
     values = data.model_dump(mode="json")
     values["target_user_id"], values["target_team_id"] = data.target_user_id, data.target_team_id

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from app.core.config import get_settings
 from app.identity.models import User
+from app.identity.owners import acting_user, assignable
 
 # The job itself (queue, claim, finish, fail, the worker job) is shared by every kind of import;
 # these names stay importable from here for the lead import's callers.
@@ -174,7 +175,7 @@ class RowParser:
                 owner = owner.lower()
                 owner_id = owners.get(owner)
                 if owner_id is None and error is None:
-                    error = ("unknown_owner", f"No active user with email {owner}")
+                    error = ("unknown_owner", f"No active user with email {owner} that the importer may assign leads to")
             if first is None and last is None and company is None and error is None:
                 error = ("missing_name", "a lead needs a name or a company")
             # The id as text: cheap to hand over from a worker process, and asyncpg encodes it as uuid.
@@ -209,8 +210,11 @@ async def _pipeline(sessionmaker: async_sessionmaker[AsyncSession], job: Claimed
     (`ChunkSource`), a second connection looks up that chunk's existing duplicates, while
     this one dedupes and COPYs the current chunk."""
     async with sessionmaker() as session, session.begin():
+        # owner_email follows the owner rule of the importing user (a rep only themselves,
+        # a manager their team subtree); an API key's or the CLI's import, the whole org.
+        importer = await acting_user(session, job.org_id, job.created_by)
         owners = {email.lower(): str(uid) for email, uid in (await session.execute(
-            select(User.email, User.id).where(User.org_id == job.org_id, User.is_active))).all()}
+            select(User.email, User.id).where(assignable(importer)))).all()}
         # Rules and thresholds as they are when the import starts, for every chunk.
         score = await row_scorer(session, job.org_id, SCORE_POSITIONS)
         await session.execute(update(LeadImport).where(LeadImport.id == job.id).values(total_rows=estimate))

@@ -1,8 +1,8 @@
 """Personal data of leads and contacts: an admin exports everything held about a person,
 or erases it (anonymisation). Erasure keeps what the business figures need (status,
 source, dates, scores, conversions and every opportunity amount) and removes what
-identifies the person, also from activity notes, event payloads, the audit trail and
-stored idempotent responses.
+identifies the person, also from activity notes, event payloads, the audit trail,
+stored idempotent responses and per-row import errors.
 
 A person can sit in several records: a lead, the leads merged into it, and the contact
 it was converted into. Erasing any of them erases all of them (`_records_of_person`); a
@@ -10,6 +10,7 @@ merged duplicate's data is also taken out of its survivor (see `_scrub_survivor`
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -25,7 +26,7 @@ from app.core.events import Event, jsonable, record_event
 from app.core.idempotency import IdempotencyRecord
 from app.identity.models import Role
 from app.identity.principal import Principal
-from app.leads.models import Lead
+from app.leads.models import Lead, LeadImportError
 from app.leads.schemas import PersonalDataExport
 from app.leads.service import get_lead, snapshot
 
@@ -154,6 +155,9 @@ def _secrets(records: list[Any]) -> set[str]:
     not_names = {ERASED, "-", *(c for r in records if (c := getattr(r, "company", None)))}
     for record in records:
         found |= {v for name in IDENTIFYING if (v := getattr(record, name, None))}
+        # A phone also as bare digits, as people type it into a spreadsheet cell.
+        digits = (re.sub(r"\D", "", getattr(record, name) or "") for name in ("phone", "phone_normalized"))
+        found |= {d for d in digits if len(d) >= 7}
         names = [n for n in (record.first_name, record.last_name) if n and n not in not_names]
         if names:
             found |= {" ".join(names), "".join(reversed(names)), *names}
@@ -213,21 +217,43 @@ async def _scrub_mentions(session: AsyncSession, org_id: uuid.UUID, ids: list[uu
     await session.flush()
 
 
+def _like_pattern(needle: str) -> str:
+    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _needles(ids: list[uuid.UUID], secrets: set[str]) -> list[str]:
+    """What a substring search looks for: the ids, and the values long enough not to match
+    unrelated text by chance."""
+    return [str(i) for i in ids] + sorted(s for s in secrets if len(s) >= 5)
+
+
 def _bytes_like(needle: str) -> Any:
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return IdempotencyRecord.response_body.op("LIKE")(literal(f"%{escaped}%".encode(), LargeBinary))
+    return IdempotencyRecord.response_body.op("LIKE")(literal(_like_pattern(needle).encode(), LargeBinary))
 
 
 async def _forget_responses(session: AsyncSession, org_id: uuid.UUID, ids: list[uuid.UUID], secrets: set[str]) -> None:
     """A stored idempotent response (kept 24 h) may hold the person's data and would be
     replayed as it was. The record stays, so a retry still cannot repeat the change, but
     its body is dropped: the retry gets 409 idempotency-response-unavailable."""
-    needles = [str(i) for i in ids] + sorted(s for s in secrets if len(s) >= 5)
     await session.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.org_id == org_id, IdempotencyRecord.response_body.is_not(None),
-               or_(*(_bytes_like(n) for n in needles)))
+               or_(*(_bytes_like(n) for n in _needles(ids, secrets))))
         .values(status_code=None, response_headers=None, response_body=None))
+
+
+async def _scrub_import_errors(session: AsyncSession, org_id: uuid.UUID, secrets: set[str]) -> None:
+    """A per-row import error quotes the offending cell (`'…' is not a valid email
+    address`), which may hold the person's email or phone next to values of theirs we
+    cannot recognise (a second address in the same cell). Such a message is replaced as a
+    whole; the row number and code stay, so the import's report still adds up."""
+    needles = _needles([], secrets)
+    if needles:
+        await session.execute(
+            update(LeadImportError)
+            .where(LeadImportError.org_id == org_id,
+                   or_(*(LeadImportError.message.ilike(_like_pattern(n), escape="\\") for n in needles)))
+            .values(message=ERASED))
 
 
 async def _erase_person(session: AsyncSession, principal: Principal, leads: list[Lead], contacts: list[Contact]) -> None:
@@ -245,6 +271,7 @@ async def _erase_person(session: AsyncSession, principal: Principal, leads: list
     owners = [lead.merged_into_id for lead in leads if lead.merged_into_id]
     await _scrub_mentions(session, org_id, ids, owners, secrets)
     await _forget_responses(session, org_id, ids, secrets)
+    await _scrub_import_errors(session, org_id, secrets)
     # Records erased before (e.g. by an older version) get their history scrubbed again
     # above, but only newly erased ones are blanked, versioned and announced.
     now = utcnow()

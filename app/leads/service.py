@@ -19,6 +19,7 @@ from app.core.etag import check_version
 from app.core.events import record_event
 from app.core.pagination import keyset_page, page_of
 from app.identity.models import Role
+from app.identity.owners import resolve_owner
 from app.identity.principal import Principal, visible_owner_clause
 from app.leads import assignment, duplicates, scoring
 from app.leads.models import Lead, LeadStatus
@@ -88,6 +89,8 @@ def _normalise_into(lead: Lead, fields: dict[str, Any]) -> None:
 async def create_lead(session: AsyncSession, principal: Principal, data: LeadCreate, *,
                       allow_duplicates: bool = False) -> tuple[Lead, list[DuplicateMatch]]:
     principal.require(DOMAIN, "write")
+    if data.owner_id is not None:
+        await resolve_owner(session, principal, data.owner_id, what="leads")
     values = data.model_dump(exclude={"owner_id", "email", "phone", "company"})
     lead = Lead(org_id=principal.org_id, status=LeadStatus.new, version=1, **values)
     _normalise_into(lead, {"email": data.email, "phone": data.phone, "company": data.company})
@@ -103,10 +106,6 @@ async def create_lead(session: AsyncSession, principal: Principal, data: LeadCre
     await scoring.rescore(session, principal.org_id, lead=lead)
     # Owner: explicit; else a rep owns what they enter; else the routing rules.
     if data.owner_id is not None:
-        await assignment.check_assignable(session, principal.org_id, data.owner_id)
-        if principal.role is Role.rep and data.owner_id != principal.user_id:
-            raise Unprocessable("A rep can only create leads for themselves",
-                                errors=[{"loc": ["body", "owner_id"], "msg": "not yourself", "type": "value_error"}])
         owner, rule_id = data.owner_id, None
     elif principal.kind == "user" and principal.role is Role.rep:
         owner, rule_id = principal.user_id, None
@@ -266,7 +265,7 @@ async def assign(session: AsyncSession, principal: Principal, lead_id: uuid.UUID
     if lead.status is LeadStatus.converted or lead.merged_into_id:
         raise Conflict("A converted or merged lead cannot be reassigned")
     if owner_id is not None:
-        await assignment.check_assignable(session, principal.org_id, owner_id)
+        await resolve_owner(session, principal, owner_id, what="leads")
         rule_id = None
     else:
         owner_id, rule_id = await assignment.route(session, lead)

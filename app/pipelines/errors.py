@@ -80,6 +80,3 @@ class InvalidTime(Unprocessable):
 class AdminOnly(Forbidden):
     code, title = "admin-only", "Only an administrator may do this"
 
-
-class InvalidOwner(Unprocessable):
-    code, title = "invalid-owner", "The owner must be an active user you may assign deals to"

@@ -20,19 +20,19 @@ from app.accounts.models import Account
 from app.accounts.service import account_scope
 from app.core.audit import AuditAction, record_audit
 from app.core.db import Reader, fetch_one, utcnow
-from app.core.errors import Forbidden, Unprocessable
+from app.core.errors import Unprocessable
 from app.core.etag import check_version, expected_version
 from app.core.events import record_event
 from app.core.ids import new_id
 from app.core.pagination import keyset_page, page_of
-from app.identity.models import Org, Role, User
-from app.identity.principal import Principal, visible_owner_clause
+from app.identity.models import Org
+from app.identity.owners import InvalidOwner, resolve_owner
+from app.identity.principal import Principal
 from app.pipelines import criteria as crit
 from app.pipelines.errors import (
     AdminOnly,
     ConcurrentChange,
     CriteriaUnmet,
-    InvalidOwner,
     InvalidTime,
     InvalidTransition,
     NoDefaultPipeline,
@@ -136,29 +136,6 @@ async def list_opportunities(
 
 # --- create ---------------------------------------------------------------------------------
 
-async def resolve_owner(
-    session: AsyncSession, principal: Principal, owner_id: uuid.UUID | None
-) -> tuple[uuid.UUID, uuid.UUID | None]:
-    """(owner id, owner's team): the caller by default; others only if the caller may
-    assign to them (managers: their team subtree; admins and API keys: the org)."""
-    if owner_id is None or owner_id == principal.user_id:
-        if principal.user_id is None:
-            raise InvalidOwner("An API key must name the owner_id")
-        if owner_id is None or principal.team_id is not None:
-            return principal.user_id, principal.team_id
-    if principal.role is Role.rep and owner_id != principal.user_id:
-        raise Forbidden("A rep cannot assign deals to someone else")
-    row = (await session.execute(
-        select(User.id, User.team_id).where(
-            User.id == owner_id, User.org_id == principal.org_id, User.is_active.is_(True),
-            visible_owner_clause(principal, User.id),
-        )
-    )).first()
-    if row is None:
-        raise InvalidOwner("No active user with that id that you may assign deals to")
-    return row.id, row.team_id
-
-
 async def _starting_stage(session: AsyncSession, principal: Principal, data: OpportunityCreate) -> Stage:
     if data.stage_id is not None:
         stage = (await session.execute(
@@ -231,7 +208,7 @@ async def create_opportunity(
     if data.created_at is not None and not principal.is_admin:
         raise AdminOnly("Only an administrator may import deals with a past created_at")
     created_at = _check_past(data.created_at, after=None, what="created_at") if data.created_at else utcnow()
-    owner_id, team_id = await resolve_owner(session, principal, data.owner_id)
+    owner_id, team_id = await resolve_owner(session, principal, data.owner_id, what="deals")
     stage = await _starting_stage(session, principal, data)
     currency = data.currency or await _org_currency(session, principal.org_id)
     fields = {
@@ -299,9 +276,7 @@ async def update_opportunity(
     if "owner_id" in data.model_fields_set and data.owner_id != row["owner_id"]:
         if data.owner_id is None:
             raise InvalidOwner("A deal always has an owner")
-        if principal.role is Role.rep:
-            raise Forbidden("A rep cannot reassign deals")
-        changes["owner_id"], changes["team_id"] = await resolve_owner(session, principal, data.owner_id)
+        changes["owner_id"], changes["team_id"] = await resolve_owner(session, principal, data.owner_id, what="deals")
     changes = {k: v for k, v in changes.items() if row[k] != v}
     if not changes:
         return opportunity_view(row)

@@ -17,7 +17,7 @@ from app.identity.models import Role
 from app.leads import importer, scoring
 from app.leads.models import Lead
 from tests.support.crm_data import events, lead_body
-from tests.support.factories import Tenant
+from tests.support.factories import Actor, Tenant
 
 CSV = """first_name,last_name,email,phone,company,company_size,source,campaign,owner_email,extra
 伟,张,zhang.wei@example.cn,138 0013 8000,华东机械有限公司,800,referral,Expo,{rep},ignored
@@ -157,6 +157,34 @@ async def test_allow_duplicates_imports_them(client: httpx.AsyncClient, tenant: 
     await _process(app, r.json()["id"])
     done = (await client.get(f"/v1/lead-imports/{r.json()['id']}", headers=h)).json()
     assert (done["created_count"], done["duplicate_count"]) == (2, 0)
+
+
+async def test_owner_email_follows_the_importers_owner_rule(client: httpx.AsyncClient, tenant: Tenant,
+                                                            app: FastAPI) -> None:
+    """As over the API (docs/identity.md#who-may-own-a-record): a rep's import assigns only
+    to the rep, a manager's within the team subtree; an admin's anyone (the test above)."""
+    east, west = await tenant.add_team("East"), await tenant.add_team("West")
+    manager = await tenant.add_user(Role.manager, team=east)
+    east.manager_id = manager.id
+    await tenant.session.flush()
+    rep_east, rep_west = await tenant.add_user(Role.rep, team=east), await tenant.add_user(Role.rep, team=west)
+
+    async def run(importer: Actor, *owners: Actor) -> tuple[dict[str, str | None], list[tuple[int, str]]]:
+        """Import one lead per owner, named after the importer and row; (lead owners, row errors)."""
+        tag = importer.user.role.value
+        rows = "".join(f"{tag}{n},{u.user.email}\n" for n, u in enumerate(owners, 1))
+        r = await client.post("/v1/lead-imports", content=f"last_name,owner_email\n{rows}".encode(),
+                              headers={**importer.headers, "Content-Type": "text/csv"})
+        assert r.status_code == 202, r.text
+        await _process(app, r.json()["id"])
+        errors = (await client.get(f"/v1/lead-imports/{r.json()['id']}/errors", headers=importer.headers)).json()["items"]
+        leads = (await client.get("/v1/leads", params={"limit": 200}, headers=tenant.admin.headers)).json()["items"]
+        return ({x["last_name"]: x["owner_id"] for x in leads if x["last_name"].startswith(tag)},
+                [(e["row_number"], e["code"]) for e in errors])
+
+    assert await run(rep_east, rep_east, rep_west) == ({"rep1": str(rep_east.id)}, [(2, "unknown_owner")])
+    assert await run(manager, manager, rep_east, rep_west) == (
+        {"manager1": str(manager.id), "manager2": str(rep_east.id)}, [(3, "unknown_owner")])
 
 
 async def test_bad_files_are_refused_up_front(client: httpx.AsyncClient, tenant: Tenant) -> None:

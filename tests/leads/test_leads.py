@@ -29,6 +29,18 @@ async def test_rep_owns_what_they_create(client: httpx.AsyncClient, tenant: Tena
     assert r.json()["owner_id"] == str(rep.id)
 
 
+async def test_a_manager_in_a_team_gets_duplicate_checks_too(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    """The duplicate lookup scopes leads, contacts and accounts by the manager's team subtree
+    in one UNION: each scope's recursive CTE must not collide with the others (it was a 500)."""
+    manager = await tenant.add_user(Role.manager)
+    await tenant.add_team("East", manager=manager)
+    first = await client.post("/v1/leads", json=lead_body(), headers=manager.headers)
+    assert first.status_code == 201, first.text
+    again = await client.post("/v1/leads", json=lead_body(email="other@example.cn"), headers=manager.headers)
+    assert again.status_code == 409 and again.json()["matches"][0]["id"] == first.json()["id"]
+    assert again.json()["matches"][0]["visible"] is True
+
+
 async def test_duplicate_email_or_phone_is_409_with_matches(client: httpx.AsyncClient, tenant: Tenant) -> None:
     first = (await client.post("/v1/leads", json=lead_body(), headers=tenant.admin.headers)).json()
     # Same phone written differently, different email.

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.identity.models import Role
+from app.leads import importer
 from app.pipelines.models import Opportunity
 from tests.support.crm_data import events, lead_body, make_pipeline, stages_of
 from tests.support.factories import Tenant
@@ -63,7 +64,12 @@ PERSON = {"first_name": "Wilhelmina", "last_name": "Quattlebaum", "email": "w.qu
           "phone": "139 1234 5678", "title": "Procurement 采购总监", "company": "上海华东机械有限公司", "source": "web_form"}
 SECRETS = ("Wilhelmina", "Quattlebaum", "quattlebaum@example.org", "139 1234 5678", "13912345678", "采购总监")
 # Every table a person's data can reach, as JSON text, scoped to the organisation.
-PLACES = ("lead", "contact", "account", "opportunity", "stage_transition", "activity", "task", "event", "audit_entry")
+PLACES = ("lead", "contact", "account", "opportunity", "stage_transition", "activity", "task", "event", "audit_entry",
+          "lead_import_error")
+# A spreadsheet row of the person that a lead import refuses: the error quotes the cell,
+# with the person's email (and a second address nothing else knows) in it.
+PERSON_CSV = ("first_name,last_name,email,phone,company\n"
+              "Wilhelmina,Quattlebaum,w.quattlebaum@example.org; wq@home.example,,上海华东机械有限公司\n")
 
 
 async def leftovers(session: AsyncSession, org_id: uuid.UUID, secrets: tuple[str, ...] = SECRETS) -> list[str]:
@@ -104,7 +110,14 @@ async def person_with_history(client: httpx.AsyncClient, tenant: Tenant, *, conv
         r = await client.post(path, json={**extra, "body" if path == "/v1/activities" else "description":
                                           "w.quattlebaum@example.org / 139 1234 5678", "lead_id": lead["id"]}, headers=h)
         assert r.status_code == 201, r.text
-    out: dict[str, Any] = {"lead": lead}
+    r = await client.post("/v1/lead-imports", content=PERSON_CSV.encode(), headers={**h, "Content-Type": "text/csv"})
+    assert r.status_code == 202, r.text
+    claimed = await importer.claim_next(tenant.app.state.db.sessionmaker, import_id=uuid.UUID(r.json()["id"]))
+    assert claimed is not None
+    await importer.process(tenant.app.state.db.sessionmaker, *claimed)  # what the worker's job does
+    errors = (await client.get(f"/v1/lead-imports/{r.json()['id']}/errors", headers=h)).json()["items"]
+    assert [e["code"] for e in errors] == ["bad_email"] and "w.quattlebaum@example.org" in errors[0]["message"]
+    out: dict[str, Any] = {"lead": lead, "import_id": r.json()["id"]}
     if convert:
         pipeline = await make_pipeline(tenant.session, tenant.id)
         conv = await client.post(f"/v1/leads/{lead['id']}/convert", json={"amount": "250000.00"}, headers=h)
@@ -117,7 +130,8 @@ async def person_with_history(client: httpx.AsyncClient, tenant: Tenant, *, conv
         r = await client.post(f"/v1/opportunities/{out['conv']['opportunity_id']}/transitions",
                               json={"to_stage_id": str(stages[1].id)}, headers=h)
         assert r.status_code == 201, r.text
-    assert await leftovers(tenant.session, tenant.id)  # the search finds the person before erasure
+    # The search finds the person before erasure, the import's row error too.
+    assert any(place.startswith("lead_import_error:") for place in await leftovers(tenant.session, tenant.id))
     return out
 
 
@@ -134,6 +148,11 @@ async def assert_nothing_left(client: httpx.AsyncClient, tenant: Tenant, exports
                               headers={**tenant.admin.headers, "Idempotency-Key": "create-wq"})
     assert retry.status_code == 409 and retry.json()["code"] == "idempotency-response-unavailable", retry.text
     assert not [s for s in SECRETS if s in retry.text]
+    # The import's report still counts the refused row, without the cell it quoted.
+    for imported in (await client.get("/v1/lead-imports", headers=tenant.admin.headers)).json()["items"]:
+        errors = (await client.get(f"/v1/lead-imports/{imported['id']}/errors", headers=tenant.admin.headers)).json()
+        assert [(e["code"], e["message"]) for e in errors["items"]] == [("bad_email", "[erased]")]
+        assert "wq@home.example" not in json.dumps(errors)
 
 
 async def test_erasing_a_converted_lead_erases_its_contact_and_leaves_nothing(client: httpx.AsyncClient,

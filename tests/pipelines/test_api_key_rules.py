@@ -7,12 +7,12 @@ import pytest
 
 from app.core.ids import new_id
 from app.identity.models import Role
+from app.identity.owners import InvalidOwner
 from app.identity.principal import Principal
 from app.pipelines import service
 from app.pipelines.errors import (
     AdminOnly,
     CriteriaUnmet,
-    InvalidOwner,
     LostReasonRequired,
 )
 from app.pipelines.schemas import OpportunityCreate, TransitionIn
