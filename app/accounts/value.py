@@ -25,7 +25,7 @@ WITH due_org AS (  -- at most hourly per organisation
     SELECT a.org_id, a.id, coalesce(sum(o.amount) FILTER (
                WHERE o.status = 'won' AND o.closed_at >= now() - interval '12 months'), 0) AS amount
     FROM account a JOIN due_org d ON d.org_id = a.org_id
-    LEFT JOIN opportunity o ON o.org_id = a.org_id AND o.account_id = a.id
+    LEFT JOIN opportunity o ON o.org_id = a.org_id AND o.account_id = a.id AND o.deleted_at IS NULL
     GROUP BY a.org_id, a.id
 ), ranked AS (
     SELECT org_id, id, amount,

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.accounts.value import classify_accounts
 from app.core.ids import new_id
@@ -122,6 +122,12 @@ async def test_value_classes_follow_pareto(client: httpx.AsyncClient, tenant: Te
     await tenant.session.execute(update(Opportunity).where(Opportunity.name == "Small").values(amount=Decimal("5000")))
     await classify_accounts(tenant.session, None, max_age_minutes=0)
     assert (await client.get(f"/v1/accounts/{ids['Small']}", headers=h)).json()["value_class"] == "A"
+    # A deleted deal is no revenue: the account it was won for drops to C.
+    small = (await tenant.session.execute(select(Opportunity.id).where(Opportunity.name == "Small"))).scalar_one()
+    assert (await client.delete(f"/v1/opportunities/{small}", headers=h)).status_code == 204
+    await classify_accounts(tenant.session, None, max_age_minutes=0)
+    after = (await client.get(f"/v1/accounts/{ids['Small']}", headers=h)).json()
+    assert (after["value_class"], after["won_amount_12m"]) == ("C", "0.00")
 
 
 async def test_a_contact_joins_only_an_account_the_caller_can_see(client: httpx.AsyncClient, tenant: Tenant) -> None:
